@@ -1,0 +1,23 @@
+// Bundles the topology program into one CommonJS file that runs on plain `node` with no
+// node_modules; the chart embeds it in the Jobs' ConfigMap. Output is deterministic.
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const jobsDir = path.dirname(fileURLToPath(import.meta.url));
+export const bundlePath = path.join(jobsDir, 'bundle', 'topology.cjs');
+
+await build({
+  entryPoints: [path.join(jobsDir, 'main.ts')],
+  outfile: bundlePath,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  keepNames: true,
+  legalComments: 'none',
+  sourcemap: false,
+  logLevel: 'warning',
+  banner: { js: '// Redis Cluster topology program (bundled; source in jobs/). Do not edit.' },
+});
