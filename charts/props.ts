@@ -1,0 +1,179 @@
+/** Where the password comes from: a key of a Kubernetes Secret that the user owns. */
+export interface SecretKeyReference {
+  /** Secret name (DNS-1123 subdomain), in the cluster's namespace. */
+  readonly name: string;
+  /** Key inside the Secret whose value is the password. */
+  readonly key: string;
+}
+
+/** CPU and memory for a container, as Kubernetes quantities ("500m", "2Gi"). */
+export interface ResourceSettings {
+  readonly requests?: { readonly cpu?: string; readonly memory?: string };
+  readonly limits?: { readonly cpu?: string; readonly memory?: string };
+}
+
+/** Which GitOps tool applies dist/, and so how the Jobs are ordered around the StatefulSet. */
+export type GitOpsTool = 'argocd' | 'flux';
+
+/** Settings for the generated Flux Kustomizations (only with `gitops: 'flux'`). */
+export interface FluxSettings {
+  /**
+   * The Flux source (GitRepository) that holds dist/.
+   * @default { kind: 'GitRepository', name: 'flux-system', namespace: 'flux-system' }
+   */
+  readonly sourceRef?: { readonly kind?: 'GitRepository' | 'OCIRepository' | 'Bucket'; readonly name: string; readonly namespace?: string };
+  /**
+   * Path of dist/ inside that source, starting with "./".
+   * @default './dist'
+   */
+  readonly path?: string;
+  /**
+   * Namespace of the generated Kustomization objects.
+   * @default 'flux-system'
+   */
+  readonly namespace?: string;
+  /**
+   * How often Flux reconciles each Kustomization (Go duration).
+   * @default '10m'
+   */
+  readonly interval?: string;
+}
+
+/** Who may reach the Redis ports when a NetworkPolicy is generated. */
+export interface NetworkPolicySettings {
+  /**
+   * Label selector of the client pods (same namespace) allowed on the client port.
+   * @default - every pod in the namespace may connect to the client port
+   */
+  readonly clientPodLabels?: Record<string, string>;
+}
+
+export interface RedisClusterChartProps {
+  /**
+   * Number of masters, i.e. how many parts the 16384 hash slots are split into.
+   * @default 3
+   */
+  readonly masters?: number;
+  /**
+   * Replicas per master; the StatefulSet runs `masters * (1 + replicasPerMaster)` pods.
+   * @default 1
+   */
+  readonly replicasPerMaster?: number;
+  /**
+   * Redis image for the pods; Redis >= 7.0, Debian based (the start script uses `sh` and `getent`).
+   * @default 'redis:7.2'
+   */
+  readonly image?: string;
+  /**
+   * Image the topology Jobs run on: a stock Node.js >= 20 image; the program itself comes from a ConfigMap.
+   * @default 'node:20-alpine'
+   */
+  readonly jobsImage?: string;
+  /**
+   * Name of the StatefulSet; pods are `<name>-0`, `<name>-1`, ... (at most 52 characters).
+   * @default 'redis-cluster'
+   */
+  readonly statefulSetName?: string;
+  /**
+   * Name of the headless Service that gives every pod its DNS name.
+   * @default 'redis-cluster-svc'
+   */
+  readonly headlessServiceName?: string;
+  /**
+   * Name of the ClusterIP Service clients use to reach any node.
+   * @default - `<statefulSetName>-client`
+   */
+  readonly clientServiceName?: string;
+  /**
+   * Name of the ConfigMap holding redis.conf and the start script.
+   * @default 'redis-cluster'
+   */
+  readonly configMapName?: string;
+  /**
+   * Name of the volume claim template; PVCs are `<name>-<pod name>`.
+   * @default 'pvc-essd-redis-data'
+   */
+  readonly volumeClaimTemplateName?: string;
+  /**
+   * Namespace for every object.
+   * @default - no namespace in the manifests: the GitOps tool's destination namespace applies
+   *   (with Flux, the Kustomizations' targetNamespace is `default`)
+   */
+  readonly namespace?: string;
+  /**
+   * The cluster's DNS domain, used for the pods' DNS names.
+   * @default 'cluster.local'
+   */
+  readonly clusterDomain?: string;
+  /**
+   * Storage class of each pod's volume.
+   * @default - the cluster's default storage class
+   */
+  readonly storageClassName?: string;
+  /**
+   * Size of each pod's volume (Kubernetes quantity).
+   * @default '20Gi'
+   */
+  readonly storageSize?: string;
+  /**
+   * Requests and limits of the Redis container.
+   * @default - requests cpu 500m, memory 1Gi; limits memory 1Gi
+   */
+  readonly resources?: ResourceSettings;
+  /**
+   * Requests and limits of the topology Jobs' container.
+   * @default - requests cpu 100m, memory 128Mi; limits memory 512Mi
+   */
+  readonly jobResources?: ResourceSettings;
+  /**
+   * Secret key holding the Redis password; pods and Jobs read it as `REDIS_PASSWORD` through a
+   * secretKeyRef, so the value never appears in the manifests.
+   * @default - no password (requirepass is not set)
+   */
+  readonly passwordSecret?: SecretKeyReference;
+  /**
+   * Extra labels on the Redis and Job pods (for example the ECI preset `alibabacloud.com/eci: "true"`).
+   * @default - none
+   */
+  readonly podLabels?: Record<string, string>;
+  /**
+   * Redis `maxmemory`, as a Kubernetes quantity ("768Mi") written to redis.conf in bytes.
+   * @default - 75% of the memory limit when there is one (leaves room for fork and buffers), else unlimited
+   */
+  readonly maxmemory?: string;
+  /**
+   * Redis `maxmemory-policy`.
+   * @default 'noeviction'
+   */
+  readonly maxmemoryPolicy?: 'noeviction' | 'allkeys-lru' | 'allkeys-lfu' | 'allkeys-random' | 'volatile-lru' | 'volatile-lfu' | 'volatile-random' | 'volatile-ttl';
+  /**
+   * GitOps tool that applies dist/: decides the hook annotations (Argo CD) or the pre/main/post split (Flux).
+   * @default 'argocd'
+   */
+  readonly gitops?: GitOpsTool;
+  /**
+   * Flux specifics (only with `gitops: 'flux'`).
+   * @default - see FluxSettings
+   */
+  readonly flux?: FluxSettings;
+  /**
+   * How long one topology Job may run (seconds); a long reshard of a big data set needs hours.
+   * @default 21600 (6 hours)
+   */
+  readonly jobActiveDeadlineSeconds?: number;
+  /**
+   * Retries of a failed topology Job pod (the program resumes where the last try stopped).
+   * @default 3
+   */
+  readonly jobBackoffLimit?: number;
+  /**
+   * Seconds a Redis pod gets to shut down (flush the AOF) before it is killed.
+   * @default 60
+   */
+  readonly terminationGracePeriodSeconds?: number;
+  /**
+   * A NetworkPolicy letting clients reach port 6379 and only Redis pods and the Jobs reach the bus port.
+   * @default - no NetworkPolicy is created
+   */
+  readonly networkPolicy?: NetworkPolicySettings;
+}

@@ -1,0 +1,37 @@
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-27';
+import { commonLabels, redisSelectorLabels, topologyJobSelectorLabels } from './labels';
+import { CLUSTER_BUS_PORT, REDIS_PORT, type ResolvedProps } from './resolved-props';
+
+export interface RedisNetworkPolicyProps {
+  readonly cluster: ResolvedProps;
+}
+
+/**
+ * Ingress to the Redis pods: the cluster bus only from other Redis pods; the client port from the
+ * Redis pods, the topology Jobs and the clients (the chosen pods, else every pod of the namespace).
+ */
+export class RedisNetworkPolicy extends Construct {
+  readonly policy: k8s.KubeNetworkPolicy;
+
+  constructor(scope: Construct, id: string, props: RedisNetworkPolicyProps) {
+    super(scope, id);
+    const cluster = props.cluster;
+    const redisPods = { podSelector: { matchLabels: redisSelectorLabels(cluster) } };
+    const clientLabels = cluster.networkPolicy?.clientPodLabels;
+    const clientPeers = clientLabels === undefined
+      ? [{ podSelector: {} }]
+      : [redisPods, { podSelector: { matchLabels: topologyJobSelectorLabels(cluster) } }, { podSelector: { matchLabels: clientLabels } }];
+    this.policy = new k8s.KubeNetworkPolicy(this, 'Policy', {
+      metadata: { name: cluster.statefulSetName, namespace: cluster.namespace, labels: commonLabels(cluster, 'server') },
+      spec: {
+        podSelector: { matchLabels: redisSelectorLabels(cluster) },
+        policyTypes: ['Ingress'],
+        ingress: [
+          { from: clientPeers, ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(REDIS_PORT) }] },
+          { from: [redisPods], ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(CLUSTER_BUS_PORT) }] },
+        ],
+      },
+    });
+  }
+}

@@ -1,0 +1,129 @@
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-27';
+import { containerResources } from './container-resources';
+import { topologyConfigMapAnnotations, topologyJobAnnotations } from './gitops-annotations';
+import { ANNOTATIONS, contentHash } from './hashing';
+import { commonLabels, topologyJobSelectorLabels } from './labels';
+import { fieldRef, passwordEnv } from './pod-environment';
+import { REDIS_PORT, type ResolvedProps } from './resolved-props';
+import { assignStage } from './stages';
+
+export const TOPOLOGY_MOUNT_PATH = '/opt/topology';
+export const TOPOLOGY_BUNDLE_KEY = 'topology.cjs';
+/** The `node` user of the official Node.js images. */
+export const JOBS_UID = 1000;
+
+export type TopologyPhase = 'pre' | 'post';
+
+export interface TopologyJobsProps {
+  readonly cluster: ResolvedProps;
+  /** The bundled topology program (jobs/bundle/topology.cjs). */
+  readonly bundle: string;
+}
+
+/** Env of a topology Job: the desired shape and how to find the pods (see README, "How the pieces fit"). */
+export function topologyJobEnv(cluster: ResolvedProps): k8s.EnvVar[] {
+  return [
+    { name: 'MASTERS', value: String(cluster.masters) },
+    { name: 'REPLICAS_PER_MASTER', value: String(cluster.replicasPerMaster) },
+    { name: 'STATEFULSET_NAME', value: cluster.statefulSetName },
+    { name: 'HEADLESS_SERVICE', value: cluster.headlessServiceName },
+    fieldRef('POD_NAMESPACE', 'metadata.namespace'),
+    { name: 'CLUSTER_DOMAIN', value: cluster.clusterDomain },
+    { name: 'REDIS_PORT', value: String(REDIS_PORT) },
+    ...passwordEnv(cluster),
+  ];
+}
+
+/**
+ * The topology program in a ConfigMap, and the two Jobs that run it on a stock Node.js image:
+ * `pre` before the StatefulSet changes (drain the pods that are going away), `post` after
+ * (bootstrap, join, rebalance). Both are idempotent, so re-running them is always safe.
+ */
+export class TopologyJobs extends Construct {
+  readonly bundleConfigMap: k8s.KubeConfigMap;
+  readonly preJob: k8s.KubeJob;
+  readonly postJob: k8s.KubeJob;
+
+  constructor(scope: Construct, id: string, props: TopologyJobsProps) {
+    super(scope, id);
+    const cluster = props.cluster;
+    this.bundleConfigMap = assignStage(
+      new k8s.KubeConfigMap(this, 'Bundle', {
+        metadata: {
+          name: cluster.topologyConfigMapName,
+          namespace: cluster.namespace,
+          labels: commonLabels(cluster, 'topology-job'),
+          annotations: topologyConfigMapAnnotations(cluster.gitops),
+        },
+        data: { [TOPOLOGY_BUNDLE_KEY]: props.bundle },
+      }),
+      'pre',
+    );
+    this.preJob = assignStage(this.job('pre', props), 'pre');
+    this.postJob = assignStage(this.job('post', props), 'post');
+  }
+
+  private job(phase: TopologyPhase, props: TopologyJobsProps): k8s.KubeJob {
+    const cluster = props.cluster;
+    const env = topologyJobEnv(cluster);
+    const desiredShape = `masters=${cluster.masters},replicasPerMaster=${cluster.replicasPerMaster}`;
+    // Changes whenever what the Job would do changes, so Flux replaces (and so re-runs) the Job;
+    // Argo CD re-creates hooks at every sync anyway.
+    const runHash = contentHash(phase, desiredShape, cluster.jobsImage, JSON.stringify(env), props.bundle);
+    const annotations = { [ANNOTATIONS.desiredShape]: desiredShape, [ANNOTATIONS.runHash]: runHash };
+    return new k8s.KubeJob(this, phase === 'pre' ? 'PreJob' : 'PostJob', {
+      metadata: {
+        name: `${cluster.statefulSetName}-topology-${phase}`,
+        namespace: cluster.namespace,
+        labels: { ...commonLabels(cluster, 'topology-job'), 'redis-cluster-gitops/phase': phase },
+        annotations: { ...topologyJobAnnotations(cluster.gitops, phase), ...annotations },
+      },
+      spec: {
+        backoffLimit: cluster.jobBackoffLimit,
+        activeDeadlineSeconds: cluster.jobActiveDeadlineSeconds,
+        template: {
+          metadata: {
+            labels: { ...cluster.podLabels, ...commonLabels(cluster, 'topology-job'), ...topologyJobSelectorLabels(cluster), 'redis-cluster-gitops/phase': phase },
+            annotations,
+          },
+          spec: {
+            restartPolicy: 'Never',
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: JOBS_UID,
+              runAsGroup: JOBS_UID,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            containers: [
+              {
+                name: 'topology',
+                image: cluster.jobsImage,
+                command: ['node', `${TOPOLOGY_MOUNT_PATH}/${TOPOLOGY_BUNDLE_KEY}`],
+                args: ['--phase', phase],
+                env,
+                resources: containerResources(cluster.jobResources),
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  runAsNonRoot: true,
+                  capabilities: { drop: ['ALL'] },
+                },
+                volumeMounts: [
+                  { name: 'topology', mountPath: TOPOLOGY_MOUNT_PATH, readOnly: true },
+                  { name: 'tmp', mountPath: '/tmp' },
+                ],
+              },
+            ],
+            volumes: [
+              { name: 'topology', configMap: { name: cluster.topologyConfigMapName, defaultMode: 0o444 } },
+              { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } },
+            ],
+          },
+        },
+      },
+    });
+  }
+}

@@ -1,0 +1,207 @@
+import type { RedisClusterChartProps } from './props';
+import { isQuantity, quantityValue } from './quantity';
+import { effectiveMaxmemoryBytes, podCount, resolveProps, type ResolvedProps } from './resolved-props';
+
+/** A prop with a value the chart cannot build from. The message names the field, the value and what is allowed. */
+export class InvalidPropError extends Error {
+  constructor(
+    readonly field: string,
+    readonly value: unknown,
+    readonly allowed: string,
+  ) {
+    super(`Invalid ${field}: ${describe(value)}. Allowed: ${allowed}.`);
+    this.name = 'InvalidPropError';
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  return JSON.stringify(value);
+}
+
+const KNOWN_PROPS: ReadonlySet<string> = new Set<keyof RedisClusterChartProps>([
+  'masters', 'replicasPerMaster', 'image', 'jobsImage', 'statefulSetName', 'headlessServiceName',
+  'clientServiceName', 'configMapName', 'volumeClaimTemplateName', 'namespace', 'clusterDomain',
+  'storageClassName', 'storageSize', 'resources', 'jobResources', 'passwordSecret', 'podLabels',
+  'maxmemory', 'maxmemoryPolicy', 'gitops', 'flux', 'jobActiveDeadlineSeconds', 'jobBackoffLimit',
+  'terminationGracePeriodSeconds', 'networkPolicy',
+]);
+
+export const MAXMEMORY_POLICIES = [
+  'noeviction', 'allkeys-lru', 'allkeys-lfu', 'allkeys-random', 'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl',
+] as const;
+
+/** Redis Cluster's documented upper bound on the number of nodes. */
+export const MAX_PODS = 1000;
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+const GO_DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
+const IMAGE = /^[^\s]+$/;
+
+function fail(field: string, value: unknown, allowed: string): never {
+  throw new InvalidPropError(field, value, allowed);
+}
+
+function requireInteger(field: string, value: unknown, min: number, max: number): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    fail(field, value, `an integer from ${min} to ${max}`);
+  }
+}
+
+function requireDnsLabel(field: string, value: unknown, maxLength = 63): void {
+  if (typeof value !== 'string' || !DNS_LABEL.test(value) || value.length > maxLength) {
+    fail(field, value, `a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit, at most ${maxLength} characters`);
+  }
+}
+
+function requireDnsSubdomain(field: string, value: unknown): void {
+  if (typeof value !== 'string' || !DNS_SUBDOMAIN.test(value) || value.length > 253) {
+    fail(field, value, "a DNS-1123 subdomain: dot-separated DNS labels (lower-case letters, digits, '-'), at most 253 characters");
+  }
+}
+
+function requireImage(field: string, value: unknown): void {
+  if (typeof value !== 'string' || !IMAGE.test(value)) {
+    fail(field, value, 'a non-empty container image reference without spaces, e.g. "redis:7.2"');
+  }
+}
+
+function requirePositiveQuantity(field: string, value: unknown): void {
+  if (!isQuantity(value) || quantityValue(value) <= 0) {
+    fail(field, value, 'a positive Kubernetes quantity such as "20Gi", "500Mi", "500m" or "2"');
+  }
+}
+
+function requireObject(field: string, value: unknown, knownKeys: readonly string[]): asserts value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, value, 'an object');
+  for (const key of Object.keys(value)) {
+    if (!knownKeys.includes(key)) fail(`${field}.${key}`, (value as Record<string, unknown>)[key], `no such field; known fields are ${knownKeys.join(', ')}`);
+  }
+}
+
+function requireLabels(field: string, value: unknown): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, value, 'an object of label names to string values');
+  for (const [key, labelValue] of Object.entries(value)) {
+    const [prefix, name] = key.includes('/') ? [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)] : [undefined, key];
+    const validKey = (prefix === undefined || (DNS_SUBDOMAIN.test(prefix) && prefix.length <= 253)) && LABEL_NAME.test(name) && name.length <= 63;
+    if (!validKey) fail(`${field} key`, key, 'a label name: optional DNS subdomain prefix and "/", then at most 63 letters, digits, "-", "_" or "."');
+    if (typeof labelValue !== 'string' || !LABEL_VALUE.test(labelValue) || labelValue.length > 63) {
+      fail(`${field}[${JSON.stringify(key)}]`, labelValue, 'a label value string: at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit (quote "true")');
+    }
+  }
+}
+
+function requireResources(field: string, value: unknown): void {
+  requireObject(field, value, ['requests', 'limits']);
+  for (const kind of ['requests', 'limits'] as const) {
+    const entry = value[kind];
+    if (entry === undefined) continue;
+    requireObject(`${field}.${kind}`, entry, ['cpu', 'memory']);
+    for (const resource of ['cpu', 'memory'] as const) {
+      if (entry[resource] !== undefined) requirePositiveQuantity(`${field}.${kind}.${resource}`, entry[resource]);
+    }
+  }
+  const requests = value.requests as Record<string, string> | undefined;
+  const limits = value.limits as Record<string, string> | undefined;
+  for (const resource of ['cpu', 'memory'] as const) {
+    const request = requests?.[resource];
+    const limit = limits?.[resource];
+    if (request !== undefined && limit !== undefined && quantityValue(request) > quantityValue(limit)) {
+      fail(`${field}.requests.${resource}`, request, `at most the limit ${JSON.stringify(limit)}`);
+    }
+  }
+}
+
+/**
+ * Checks every prop and throws one InvalidPropError for the first bad value; returns the props with
+ * defaults filled in. Nothing is synthesized from props that did not pass.
+ */
+export function validateProps(props: RedisClusterChartProps): ResolvedProps {
+  if (typeof props !== 'object' || props === null || Array.isArray(props)) fail('props', props, 'an object of RedisClusterChartProps');
+  for (const key of Object.keys(props)) {
+    if (!KNOWN_PROPS.has(key)) fail(key, (props as Record<string, unknown>)[key], `no such prop; known props are ${[...KNOWN_PROPS].join(', ')}`);
+  }
+  const resolved = resolveProps(props);
+
+  requireInteger('masters', resolved.masters, 3, MAX_PODS);
+  requireInteger('replicasPerMaster', resolved.replicasPerMaster, 0, 5);
+  if (podCount(resolved) > MAX_PODS) {
+    fail('masters', resolved.masters, `a count whose pods, masters * (1 + replicasPerMaster) = ${podCount(resolved)}, stay at most ${MAX_PODS}`);
+  }
+  requireImage('image', resolved.image);
+  requireImage('jobsImage', resolved.jobsImage);
+  // A StatefulSet's name goes into the pods' controller-revision-hash label, which caps it at 52.
+  requireDnsLabel('statefulSetName', resolved.statefulSetName, 52);
+  requireDnsLabel('headlessServiceName', resolved.headlessServiceName);
+  requireDnsLabel('clientServiceName', resolved.clientServiceName);
+  if (resolved.clientServiceName === resolved.headlessServiceName) {
+    fail('clientServiceName', resolved.clientServiceName, `a name other than headlessServiceName ${JSON.stringify(resolved.headlessServiceName)}`);
+  }
+  requireDnsSubdomain('configMapName', resolved.configMapName);
+  if (resolved.configMapName === resolved.topologyConfigMapName) {
+    fail('configMapName', resolved.configMapName, `a name other than ${JSON.stringify(resolved.topologyConfigMapName)}, which holds the topology program`);
+  }
+  requireDnsLabel('volumeClaimTemplateName', resolved.volumeClaimTemplateName);
+  if (resolved.namespace !== undefined) requireDnsLabel('namespace', resolved.namespace);
+  requireDnsSubdomain('clusterDomain', resolved.clusterDomain);
+  if (resolved.storageClassName !== undefined) requireDnsSubdomain('storageClassName', resolved.storageClassName);
+  requirePositiveQuantity('storageSize', resolved.storageSize);
+  requireResources('resources', resolved.resources);
+  requireResources('jobResources', resolved.jobResources);
+
+  if (resolved.passwordSecret !== undefined) {
+    requireObject('passwordSecret', resolved.passwordSecret, ['name', 'key']);
+    requireDnsSubdomain('passwordSecret.name', resolved.passwordSecret.name);
+    const key = resolved.passwordSecret.key;
+    if (typeof key !== 'string' || !SECRET_KEY.test(key) || key.length > 253) {
+      fail('passwordSecret.key', key, 'a Secret data key: letters, digits, "-", "_" or "."');
+    }
+  }
+  requireLabels('podLabels', resolved.podLabels);
+
+  if (resolved.maxmemory !== undefined) requirePositiveQuantity('maxmemory', resolved.maxmemory);
+  const memoryLimit = resolved.resources.limits?.memory;
+  const maxmemoryBytes = effectiveMaxmemoryBytes(resolved);
+  if (resolved.maxmemory !== undefined && memoryLimit !== undefined && maxmemoryBytes! >= quantityValue(memoryLimit)) {
+    fail('maxmemory', resolved.maxmemory, `less than resources.limits.memory ${JSON.stringify(memoryLimit)} (Redis needs headroom beyond its data)`);
+  }
+  if (maxmemoryBytes !== undefined && maxmemoryBytes < 1024 * 1024) {
+    fail('maxmemory', resolved.maxmemory ?? memoryLimit, 'at least 1Mi');
+  }
+  if (!(MAXMEMORY_POLICIES as readonly unknown[]).includes(resolved.maxmemoryPolicy)) {
+    fail('maxmemoryPolicy', resolved.maxmemoryPolicy, `one of ${MAXMEMORY_POLICIES.join(', ')}`);
+  }
+
+  if (resolved.gitops !== 'argocd' && resolved.gitops !== 'flux') fail('gitops', resolved.gitops, '"argocd" or "flux"');
+  if (props.flux !== undefined) {
+    requireObject('flux', props.flux, ['sourceRef', 'path', 'namespace', 'interval']);
+    if (props.flux.sourceRef !== undefined) requireObject('flux.sourceRef', props.flux.sourceRef, ['kind', 'name', 'namespace']);
+  }
+  if (!['GitRepository', 'OCIRepository', 'Bucket'].includes(resolved.flux.sourceRef.kind)) {
+    fail('flux.sourceRef.kind', resolved.flux.sourceRef.kind, '"GitRepository", "OCIRepository" or "Bucket"');
+  }
+  requireDnsSubdomain('flux.sourceRef.name', resolved.flux.sourceRef.name);
+  requireDnsLabel('flux.sourceRef.namespace', resolved.flux.sourceRef.namespace);
+  requireDnsLabel('flux.namespace', resolved.flux.namespace);
+  const path = resolved.flux.path;
+  if (typeof path !== 'string' || !/^\.\/[^\s]*$/.test(path) || path.split('/').includes('..')) {
+    fail('flux.path', path, 'a path inside the source starting with "./", without ".." or spaces, e.g. "./dist"');
+  }
+  if (typeof resolved.flux.interval !== 'string' || !GO_DURATION.test(resolved.flux.interval)) {
+    fail('flux.interval', resolved.flux.interval, 'a Go duration such as "10m" or "1h30m"');
+  }
+
+  requireInteger('jobActiveDeadlineSeconds', resolved.jobActiveDeadlineSeconds, 60, 7 * 24 * 3600);
+  requireInteger('jobBackoffLimit', resolved.jobBackoffLimit, 0, 100);
+  requireInteger('terminationGracePeriodSeconds', resolved.terminationGracePeriodSeconds, 0, 3600);
+  if (resolved.networkPolicy !== undefined) {
+    requireObject('networkPolicy', resolved.networkPolicy, ['clientPodLabels']);
+    if (resolved.networkPolicy.clientPodLabels !== undefined) requireLabels('networkPolicy.clientPodLabels', resolved.networkPolicy.clientPodLabels);
+  }
+  return resolved;
+}
