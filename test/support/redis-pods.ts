@@ -6,7 +6,7 @@ import { mkdirSync, rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import Redis from 'ioredis';
+import Redis, { type ClusterOptions } from 'ioredis';
 
 const execFileAsync = promisify(execFile);
 
@@ -68,7 +68,7 @@ export class LocalRedisPods {
   /** Starts (or restarts, keeping its data directory) the pod with this ordinal. */
   async start(ordinal: number): Promise<LocalRedisPod> {
     const existing = this.pods.get(ordinal);
-    if (existing?.process && existing.process.exitCode === null) return existing;
+    if (existing?.process && existing.process.exitCode === null && existing.process.signalCode === null) return existing;
     const host = this.hostOf(ordinal);
     const dataDir = path.join(this.baseDir, `pod-${ordinal}`);
     mkdirSync(dataDir, { recursive: true });
@@ -147,16 +147,20 @@ export class LocalRedisPods {
     });
   }
 
-  /** A cluster client seeded with every running pod; the caller closes it (quit()). */
-  clusterClient(): InstanceType<typeof Redis.Cluster> {
+  /**
+   * A cluster client seeded with every running pod; the caller closes it (quit()).
+   * `overrides` are merged over the defaults (e.g. `{ enableAutoPipelining: true }` for bulk loads).
+   */
+  clusterClient(overrides: ClusterOptions = {}): InstanceType<typeof Redis.Cluster> {
     const seeds = [...this.pods.values()].map((pod) => ({ host: pod.host, port: pod.port }));
     return new Redis.Cluster(seeds, {
-      redisOptions: { password: this.options.password },
       slotsRefreshTimeout: 2000,
       retryDelayOnMoved: 0,
       retryDelayOnTryAgain: 100,
       retryDelayOnClusterDown: 200,
       maxRedirections: 32,
+      ...overrides,
+      redisOptions: { password: this.options.password, ...overrides.redisOptions },
     });
   }
 

@@ -1,0 +1,115 @@
+// Runs the topology program the way the Jobs do: the one-file bundle on plain `node`, as a
+// child process, judged only by its exit code and output.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const jobsDir = path.join(repoRoot, 'jobs');
+export const bundlePath = path.join(jobsDir, 'bundle', 'topology.cjs');
+
+/** Settings the program also reads from the environment; never inherited from the test's own. */
+const CONTRACT_ENV = [
+  'PHASE', 'MASTERS', 'REPLICAS_PER_MASTER', 'PODS', 'PASSWORD_FILE', 'DRY_RUN', 'REDIS_PASSWORD',
+  'STATEFULSET_NAME', 'HEADLESS_SERVICE', 'POD_NAMESPACE', 'CLUSTER_DOMAIN', 'REDIS_PORT',
+];
+
+function newestSourceTime(directory: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(directory, { withFileTypes: true })) {
+    if (entry.name === 'bundle' || entry.name === 'node_modules') continue;
+    const full = path.join(directory, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSourceTime(full));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/** Rebuilds jobs/bundle/topology.cjs when it is missing or older than a source under jobs/. */
+export function ensureBundle(): void {
+  if (existsSync(bundlePath) && statSync(bundlePath).mtimeMs >= newestSourceTime(jobsDir)) return;
+  execFileSync('npm', ['run', '-s', 'bundle'], { cwd: repoRoot, stdio: 'inherit', timeout: 120_000 });
+}
+
+export interface TopologyOptions {
+  phase: 'pre' | 'post' | 'all';
+  masters: number | string;
+  replicasPerMaster: number | string;
+  pods?: string[];
+  passwordFile?: string;
+  dryRun?: boolean;
+}
+
+export function topologyArgs(options: TopologyOptions): string[] {
+  const args = ['--phase', options.phase, '--masters', String(options.masters), '--replicas-per-master', String(options.replicasPerMaster)];
+  if (options.pods) args.push('--pods', options.pods.join(','));
+  if (options.passwordFile) args.push('--password-file', options.passwordFile);
+  if (options.dryRun) args.push('--dry-run');
+  return args;
+}
+
+export interface TopologyRun {
+  args: string[];
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+}
+
+export interface RunOptions {
+  /** Extra environment (e.g. REDIS_PASSWORD); the contract's variables are otherwise unset. */
+  env?: Record<string, string>;
+  /** SIGKILL after this long and report timedOut. @default 180 s */
+  timeoutMs?: number;
+}
+
+export interface RunningTopology {
+  child: ChildProcess;
+  result: Promise<TopologyRun>;
+}
+
+export function startTopology(args: string[], options: RunOptions = {}): RunningTopology {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of CONTRACT_ENV) delete env[name];
+  Object.assign(env, options.env);
+  const startedAt = Date.now();
+  const child = spawn(process.execPath, [bundlePath, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, options.timeoutMs ?? 180_000);
+  const result = new Promise<TopologyRun>((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ args, code, signal, stdout, stderr, durationMs: Date.now() - startedAt, timedOut });
+    });
+  });
+  return { child, result };
+}
+
+export function runTopology(args: string[], options: RunOptions = {}): Promise<TopologyRun> {
+  return startTopology(args, options).result;
+}
+
+/** The run's output, trimmed to its tail, for assertion messages. */
+export function describeRun(run: TopologyRun, tailLines = 40): string {
+  const lines = `${run.stdout}${run.stderr}`.trimEnd().split('\n');
+  const shown = lines.length > tailLines ? ['...', ...lines.slice(-tailLines)] : lines;
+  const how = run.timedOut ? 'timed out' : run.signal ? `killed by ${run.signal}` : `exit ${run.code}`;
+  return `topology ${run.args.join(' ')} -> ${how} after ${run.durationMs} ms\n${shown.join('\n')}`;
+}
+
+/** Runs the program and throws (with its output) unless it exits 0. */
+export async function runTopologyOk(args: string[], options: RunOptions = {}): Promise<TopologyRun> {
+  const run = await runTopology(args, options);
+  if (run.code !== 0) throw new Error(`expected exit 0: ${describeRun(run)}`);
+  return run;
+}
