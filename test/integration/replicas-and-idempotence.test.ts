@@ -1,0 +1,100 @@
+// Changing only the replica count moves no slot; a converged cluster is left alone by every
+// phase; --dry-run prints a plan and touches nothing.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LocalRedisPods } from '../support/redis-pods.js';
+import { assertClusterShape, readClusterNodes, slotRanges, slotsByAddress, topologySnapshot } from '../support/cluster-view.js';
+import { assertAllKeys, bulkClient, loadKeys, type KeySet } from '../support/keyspace.js';
+import { describeRun, ensureBundle, runTopology, runTopologyOk, topologyArgs } from '../support/topology-cli.js';
+
+const pods = new LocalRedisPods({ subnet: 42 });
+const keys: KeySet = { prefix: 'replicas', count: 5_000 };
+const range = (count: number, from = 0) => Array.from({ length: count }, (_, index) => from + index);
+
+/** address -> "slot ranges" of every master, as pod 0 sees it. */
+async function slotOwnership(): Promise<Record<string, string>> {
+  const byAddress = slotsByAddress(await readClusterNodes(pods, 0));
+  return Object.fromEntries([...byAddress].map(([address, slots]) => [address, slotRanges([...slots])]));
+}
+
+async function assertKnowsOnlyItself(ordinal: number): Promise<void> {
+  const entries = await readClusterNodes(pods, ordinal);
+  assert.deepEqual(entries.map((entry) => entry.address), [pods.addresses(ordinal + 1)[ordinal]], `pod ${ordinal} joined nothing`);
+}
+
+before(async () => {
+  ensureBundle();
+  await pods.startMany(6);
+  await runTopologyOk(topologyArgs({ phase: 'post', masters: 3, replicasPerMaster: 1, pods: pods.addresses(6) }));
+  const cluster = bulkClient(pods);
+  try {
+    await loadKeys(cluster, keys);
+  } finally {
+    await cluster.quit();
+  }
+});
+
+after(async () => {
+  await pods.destroy();
+});
+
+test('4a. R 1->2: a dry run changes nothing, then pods 6..8 become one more replica per master and no slot moves', async () => {
+  const ownershipBefore = await slotOwnership();
+  await pods.startMany(3, 6);
+  const args = topologyArgs({ phase: 'post', masters: 3, replicasPerMaster: 2, pods: pods.addresses(9) });
+
+  const snapshotBefore = await topologySnapshot(pods, range(6));
+  const dryRun = await runTopology([...args, '--dry-run']);
+  assert.equal(dryRun.code, 0, describeRun(dryRun));
+  assert.match(dryRun.stdout + dryRun.stderr, new RegExp(pods.hostOf(6).replaceAll('.', '\\.')), `the plan names pod 6: ${describeRun(dryRun)}`);
+  assert.deepEqual(await topologySnapshot(pods, range(6)), snapshotBefore, 'dry run changed the cluster');
+  for (const ordinal of [6, 7, 8]) await assertKnowsOnlyItself(ordinal);
+
+  await runTopologyOk(args);
+  await assertClusterShape(pods, { masters: 3, replicasPerMaster: 2 });
+  assert.deepEqual(await slotOwnership(), ownershipBefore, 'slot ownership changed');
+});
+
+test('4b. R 2->1: pre forgets pods 6..8 (a dry run first changes nothing), post converges, no slot moves', async () => {
+  const ownershipBefore = await slotOwnership();
+  const preArgs = topologyArgs({ phase: 'pre', masters: 3, replicasPerMaster: 1, pods: pods.addresses(9) });
+
+  const snapshotBefore = await topologySnapshot(pods, range(9));
+  const dryRun = await runTopology([...preArgs, '--dry-run']);
+  assert.equal(dryRun.code, 0, describeRun(dryRun));
+  assert.ok((dryRun.stdout + dryRun.stderr).trim().length > 0, 'dry run prints a plan');
+  assert.deepEqual(await topologySnapshot(pods, range(9)), snapshotBefore, 'dry run changed the cluster');
+
+  await runTopologyOk(preArgs);
+  const removed = pods.addresses(9).slice(6);
+  for (const survivor of range(6)) {
+    const known = (await readClusterNodes(pods, survivor)).map((entry) => entry.address);
+    for (const address of removed) assert.ok(!known.includes(address), `pod ${survivor} still knows ${address}`);
+  }
+  assert.deepEqual(await slotOwnership(), ownershipBefore, 'slot ownership changed in pre');
+
+  for (const ordinal of [8, 7, 6]) await pods.remove(ordinal);
+  await runTopologyOk(topologyArgs({ phase: 'post', masters: 3, replicasPerMaster: 1, pods: pods.addresses(6) }));
+  await assertClusterShape(pods, { masters: 3, replicasPerMaster: 1 });
+  assert.deepEqual(await slotOwnership(), ownershipBefore, 'slot ownership changed in post');
+
+  await assertAllKeys(pods, keys);
+});
+
+for (const phase of ['post', 'pre', 'all'] as const) {
+  test(`4c. ${phase} on a converged cluster changes nothing, quickly, and says so`, async () => {
+    const snapshotBefore = await topologySnapshot(pods, range(6));
+    const run = await runTopologyOk(topologyArgs({ phase, masters: 3, replicasPerMaster: 1, pods: pods.addresses(6) }));
+    console.log(`${phase} on a converged cluster: ${run.durationMs} ms`);
+    assert.ok(run.durationMs < 20_000, `a no-op run should be quick: ${describeRun(run)}`);
+    assert.match(run.stdout + run.stderr, /nothing to do|already|no change|converged|up to date|in shape|has the desired shape/i, describeRun(run));
+    assert.deepEqual(await topologySnapshot(pods, range(6)), snapshotBefore, `${phase} changed a converged cluster`);
+  });
+}
+
+test('4d. --dry-run on a converged cluster changes nothing either', async () => {
+  const snapshotBefore = await topologySnapshot(pods, range(6));
+  const run = await runTopology([...topologyArgs({ phase: 'all', masters: 3, replicasPerMaster: 1, pods: pods.addresses(6) }), '--dry-run']);
+  assert.equal(run.code, 0, describeRun(run));
+  assert.deepEqual(await topologySnapshot(pods, range(6)), snapshotBefore);
+});
