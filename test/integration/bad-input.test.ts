@@ -63,16 +63,19 @@ describe('7. bad input on a healthy cluster', () => {
     });
   });
 
+  // post waits (bounded) for pods to appear and answer; keep that wait short here.
+  const shortWait = { env: { POD_WAIT_TIMEOUT_SECONDS: '3' } };
+
   test('fewer pods than M*(1+R) for post', async () => {
-    await assertRefused(pods, post(4, 1), /pod/i);
-    await assertRefused(pods, post(3, 2), /pod/i);
+    await assertRefused(pods, post(4, 1), /pod/i, shortWait);
+    await assertRefused(pods, post(3, 2), /pod/i, shortWait);
   });
 
   test('an unreachable pod', async () => {
     const nobody = `${pods.hostOf(249)}:${pods.port}`;
     const addresses = [...pods.addresses(5), nobody];
-    await assertRefused(pods, post(3, 1, addresses), new RegExp(escape(nobody)));
-    await assertRefused(pods, topologyArgs({ phase: 'pre', masters: 3, replicasPerMaster: 1, pods: addresses }), new RegExp(escape(nobody)));
+    await assertRefused(pods, post(3, 1, addresses), new RegExp(escape(nobody)), shortWait);
+    await assertRefused(pods, topologyArgs({ phase: 'pre', masters: 3, replicasPerMaster: 1, pods: addresses }), new RegExp(escape(nobody)), shortWait);
   });
 
   test('a node that is not in cluster mode', async () => {
