@@ -1,0 +1,252 @@
+// The two ways of growing and shrinking the cluster being compared: redis-cli --cluster, as the
+// seed walkthrough does it by hand, and the project's topology program. Each operation returns
+// its wall time split into phases, so fixed costs (joining, waiting for agreement) show apart from
+// moving keys.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { LocalRedisPods } from '../support/redis-pods.js';
+import { assertSucceeded, runChild, type ChildResult, type StampedLine } from './child-process.js';
+import { readClusterNodes, waitForAgreement, withConnection } from './cluster-view.js';
+
+export interface Phase {
+  name: string;
+  ms: number;
+}
+
+export interface OperationTiming {
+  totalMs: number;
+  /** Time spent moving slots and keys; undefined if it could not be told apart. */
+  migrateMs?: number;
+  phases: Phase[];
+  /** How migrateMs was obtained. */
+  migrateSource: string;
+  logFile: string;
+}
+
+export interface OperationContext {
+  pods: LocalRedisPods;
+  /** Masters before the operation. */
+  fromMasters: number;
+  toMasters: number;
+  /** Ordinals 0..podCount-1 exist while the operation runs. */
+  podCount: number;
+  timeoutMs: number;
+  logFile: string;
+}
+
+export interface Contender {
+  name: string;
+  grow(context: OperationContext): Promise<OperationTiming>;
+  shrink(context: OperationContext): Promise<OperationTiming>;
+}
+
+/** Collects phases on one clock; each phase runs to completion before the next starts. */
+class Stopwatch {
+  readonly phases: Phase[] = [];
+  private readonly started = performance.now();
+
+  async time<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const phaseStarted = performance.now();
+    try {
+      return await work();
+    } finally {
+      this.phases.push({ name, ms: performance.now() - phaseStarted });
+    }
+  }
+
+  get elapsedMs(): number {
+    return performance.now() - this.started;
+  }
+}
+
+const ansiEscapes = /\x1b\[[0-9;]*m/g;
+
+function writeLog(file: string, results: ChildResult[]): void {
+  const text = results
+    .map((result) => [`$ ${result.command}`, ...result.lines.map((line) => `${(line.atMs / 1000).toFixed(3).padStart(9)} ${line.stream === 'stderr' ? '!' : ' '} ${line.text.replace(ansiEscapes, '')}`), `exit ${result.exitCode ?? result.signal} after ${(result.durationMs / 1000).toFixed(3)} s`, ''].join('\n'))
+    .join('\n');
+  writeFileSync(file, text);
+}
+
+async function nodeId(address: string): Promise<string> {
+  return withConnection(address, async (client) => String(await client.call('CLUSTER', 'MYID')));
+}
+
+export class RedisCliContender implements Contender {
+  readonly name = 'redis-cli';
+
+  /** @param pipeline redis-cli's --cluster-pipeline (keys per MIGRATE); undefined keeps its default of 10. */
+  constructor(private readonly pipeline?: number) {}
+
+  private cli(args: string[], context: OperationContext, results: ChildResult[]): Promise<ChildResult> {
+    return runChild('redis-cli', args, context.timeoutMs).then((result) => {
+      results.push(result);
+      return assertSucceeded(result);
+    });
+  }
+
+  private pipelineArgs(): string[] {
+    return this.pipeline === undefined ? [] : ['--cluster-pipeline', String(this.pipeline)];
+  }
+
+  async grow(context: OperationContext): Promise<OperationTiming> {
+    const { pods } = context;
+    const addresses = pods.addresses(context.podCount);
+    const seed = addresses[0];
+    const newMaster = addresses[2 * context.fromMasters];
+    const newReplica = addresses[2 * context.fromMasters + 1];
+    const results: ChildResult[] = [];
+    const stopwatch = new Stopwatch();
+    try {
+      // redis-cli refuses to add a node while the others still disagree, so wait after each.
+      await stopwatch.time('join', () => this.cli(['--cluster', 'add-node', newMaster, seed], context, results));
+      await stopwatch.time('agree', () => waitForAgreement(addresses.slice(0, 2 * context.fromMasters + 1)));
+      const masterId = await nodeId(newMaster);
+      await stopwatch.time('join', () => this.cli(['--cluster', 'add-node', newReplica, seed, '--cluster-slave', '--cluster-master-id', masterId], context, results));
+      await stopwatch.time('agree', () => waitForAgreement(addresses));
+      await stopwatch.time('migrate', () => this.cli(['--cluster', 'rebalance', seed, '--cluster-use-empty-masters', ...this.pipelineArgs()], context, results));
+      await stopwatch.time('agree', () => waitForAgreement(addresses));
+    } finally {
+      writeLog(context.logFile, results);
+    }
+    return {
+      totalMs: stopwatch.elapsedMs,
+      migrateMs: stopwatch.phases.find((phase) => phase.name === 'migrate')?.ms,
+      migrateSource: 'the rebalance command',
+      phases: mergePhases(stopwatch.phases),
+      logFile: context.logFile,
+    };
+  }
+
+  async shrink(context: OperationContext): Promise<OperationTiming> {
+    const { pods } = context;
+    const addresses = pods.addresses(context.podCount);
+    const seed = addresses[0];
+    const leaving = addresses.slice(2 * context.toMasters);
+    const leavingIds = await Promise.all(leaving.map(nodeId));
+    const nodes = await readClusterNodes(seed);
+    const leavingMasterIds = nodes.filter((node) => leavingIds.includes(node.id) && node.role === 'master').map((node) => node.id);
+    const results: ChildResult[] = [];
+    const stopwatch = new Stopwatch();
+    try {
+      await stopwatch.time('migrate', () =>
+        this.cli(['--cluster', 'rebalance', seed, '--cluster-weight', ...leavingMasterIds.map((id) => `${id}=0`), ...this.pipelineArgs()], context, results),
+      );
+      await stopwatch.time('agree', () => waitForAgreement(addresses));
+      // Replicas first, so no node is left replicating a node that is gone.
+      const replicasFirst = [...leavingIds].sort((a, b) => Number(leavingMasterIds.includes(a)) - Number(leavingMasterIds.includes(b)));
+      await stopwatch.time('leave', async () => {
+        for (const id of replicasFirst) await this.cli(['--cluster', 'del-node', seed, id], context, results);
+      });
+      await stopwatch.time('agree', () => waitForAgreement(addresses.slice(0, 2 * context.toMasters)));
+    } finally {
+      writeLog(context.logFile, results);
+    }
+    return {
+      totalMs: stopwatch.elapsedMs,
+      migrateMs: stopwatch.phases.find((phase) => phase.name === 'migrate')?.ms,
+      migrateSource: 'the rebalance command',
+      phases: mergePhases(stopwatch.phases),
+      logFile: context.logFile,
+    };
+  }
+}
+
+/** Sums phases that share a name (agreement is waited for more than once). */
+function mergePhases(phases: Phase[]): Phase[] {
+  const merged: Phase[] = [];
+  for (const phase of phases) {
+    const existing = merged.find((candidate) => candidate.name === phase.name);
+    if (existing) existing.ms += phase.ms;
+    else merged.push({ ...phase });
+  }
+  return merged;
+}
+
+/**
+ * The migration window inside the program's log: from the first line that announces moving slots
+ * to the last line that reports slots moved. undefined if the log says nothing about it.
+ */
+export function migrationWindow(lines: StampedLine[]): { startMs: number; endMs: number } | undefined {
+  const migrationLines = lines.filter((line) => /migrat|moving|moved|reshard/i.test(line.text));
+  if (migrationLines.length === 0) return undefined;
+  // The line before the first migration line is when the program decided to start moving.
+  const first = migrationLines[0];
+  const last = migrationLines[migrationLines.length - 1];
+  return { startMs: first.atMs, endMs: last.atMs };
+}
+
+export class ProgramContender implements Contender {
+  readonly name = 'program';
+
+  constructor(
+    private readonly bundle: string,
+    private readonly extraArgs: string[] = [],
+  ) {}
+
+  async run(phase: 'pre' | 'post', masters: number, addresses: string[], context: OperationContext, results: ChildResult[]): Promise<ChildResult> {
+    const args = [this.bundle, '--phase', phase, '--masters', String(masters), '--replicas-per-master', '1', '--pods', addresses.join(','), ...this.extraArgs];
+    const result = await runChild(process.execPath, args, context.timeoutMs);
+    results.push(result);
+    return assertSucceeded(result);
+  }
+
+  async grow(context: OperationContext): Promise<OperationTiming> {
+    const addresses = context.pods.addresses(context.podCount);
+    const results: ChildResult[] = [];
+    const stopwatch = new Stopwatch();
+    let post: ChildResult;
+    try {
+      post = await stopwatch.time('post', () => this.run('post', context.toMasters, addresses, context, results));
+      await stopwatch.time('agree', () => waitForAgreement(addresses));
+    } finally {
+      writeLog(context.logFile, results);
+    }
+    return this.timing(stopwatch, post, context);
+  }
+
+  async shrink(context: OperationContext): Promise<OperationTiming> {
+    const addresses = context.pods.addresses(context.podCount);
+    const results: ChildResult[] = [];
+    const stopwatch = new Stopwatch();
+    let pre: ChildResult;
+    try {
+      pre = await stopwatch.time('pre', () => this.run('pre', context.toMasters, addresses, context, results));
+      await stopwatch.time('agree', () => waitForAgreement(addresses.slice(0, 2 * context.toMasters)));
+    } finally {
+      writeLog(context.logFile, results);
+    }
+    return this.timing(stopwatch, pre, context);
+  }
+
+  /** After the StatefulSet has scaled down: the post phase on the survivors, which should change nothing. */
+  async postAfterScaleDown(context: OperationContext): Promise<{ ms: number; logFile: string }> {
+    const results: ChildResult[] = [];
+    const started = performance.now();
+    try {
+      await this.run('post', context.toMasters, context.pods.addresses(2 * context.toMasters), context, results);
+    } finally {
+      writeLog(context.logFile, results);
+    }
+    return { ms: performance.now() - started, logFile: context.logFile };
+  }
+
+  private timing(stopwatch: Stopwatch, result: ChildResult, context: OperationContext): OperationTiming {
+    const window = migrationWindow(result.lines);
+    const phases = mergePhases(stopwatch.phases);
+    if (window) {
+      const programPhase = phases[0];
+      const migrateMs = window.endMs - window.startMs;
+      phases.splice(0, 1, { name: 'before-migrate', ms: window.startMs }, { name: 'migrate', ms: migrateMs }, { name: 'after-migrate', ms: programPhase.ms - window.endMs });
+    }
+    return {
+      totalMs: stopwatch.elapsedMs,
+      migrateMs: window ? window.endMs - window.startMs : undefined,
+      migrateSource: window ? 'the program log (first to last migration line)' : 'not in the program log; whole run only',
+      phases,
+      logFile: context.logFile,
+    };
+  }
+}
+
+export const defaultBundle = path.resolve('jobs/bundle/topology.cjs');
