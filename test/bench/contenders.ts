@@ -164,16 +164,31 @@ function mergePhases(phases: Phase[]): Phase[] {
 }
 
 /**
- * The migration window inside the program's log: from the first line that announces moving slots
- * to the last line that reports slots moved. undefined if the log says nothing about it.
+ * Time the program spent moving slots, from its log: each "migrating N slots ..." line up to the
+ * next "migrated N slots ..." line (a run may migrate more than once). Falls back to the first and
+ * last lines that mention migration; undefined if the log says nothing about it.
  */
-export function migrationWindow(lines: StampedLine[]): { startMs: number; endMs: number } | undefined {
-  const migrationLines = lines.filter((line) => /migrat|moving|moved|reshard/i.test(line.text));
-  if (migrationLines.length === 0) return undefined;
-  // The line before the first migration line is when the program decided to start moving.
-  const first = migrationLines[0];
-  const last = migrationLines[migrationLines.length - 1];
-  return { startMs: first.atMs, endMs: last.atMs };
+export function migrationTime(lines: StampedLine[]): { ms: number; startMs: number; endMs: number } | undefined {
+  let ms = 0;
+  let openedAt: number | undefined;
+  let startMs: number | undefined;
+  let endMs = 0;
+  for (const line of lines) {
+    if (/\bmigrating \d+ slots/i.test(line.text)) {
+      openedAt = line.atMs;
+      startMs ??= line.atMs;
+    } else if (/\bmigrated \d+ slots/i.test(line.text) && openedAt !== undefined) {
+      ms += line.atMs - openedAt;
+      endMs = line.atMs;
+      openedAt = undefined;
+    }
+  }
+  if (startMs !== undefined && endMs > 0) return { ms, startMs, endMs };
+  const mentions = lines.filter((line) => /migrat|moving|moved|reshard/i.test(line.text));
+  if (mentions.length === 0) return undefined;
+  const first = mentions[0].atMs;
+  const last = mentions[mentions.length - 1].atMs;
+  return { ms: last - first, startMs: first, endMs: last };
 }
 
 export class ProgramContender implements Contender {
@@ -232,17 +247,23 @@ export class ProgramContender implements Contender {
   }
 
   private timing(stopwatch: Stopwatch, result: ChildResult, context: OperationContext): OperationTiming {
-    const window = migrationWindow(result.lines);
+    const migration = migrationTime(result.lines);
     const phases = mergePhases(stopwatch.phases);
-    if (window) {
+    if (migration) {
+      // Split the program's run into before / moving keys / after, by its own log lines.
       const programPhase = phases[0];
-      const migrateMs = window.endMs - window.startMs;
-      phases.splice(0, 1, { name: 'before-migrate', ms: window.startMs }, { name: 'migrate', ms: migrateMs }, { name: 'after-migrate', ms: programPhase.ms - window.endMs });
+      phases.splice(
+        0,
+        1,
+        { name: `${programPhase.name}: until migrating`, ms: migration.startMs },
+        { name: 'migrate', ms: migration.ms },
+        { name: 'rest', ms: programPhase.ms - migration.startMs - migration.ms },
+      );
     }
     return {
       totalMs: stopwatch.elapsedMs,
-      migrateMs: window ? window.endMs - window.startMs : undefined,
-      migrateSource: window ? 'the program log (first to last migration line)' : 'not in the program log; whole run only',
+      migrateMs: migration?.ms,
+      migrateSource: migration ? 'the program log, "migrating" to "migrated" lines' : 'not in the program log; whole run only',
       phases,
       logFile: context.logFile,
     };

@@ -25,6 +25,7 @@ import { Dataset } from './dataset.js';
 import { activeFloorPods, measureFloor, type FloorResult } from './floor.js';
 import { formatReport, ratios, type OperationResult } from './report.js';
 import { Traffic } from './traffic.js';
+import { readCommandStats, subtractStats } from './command-stats.js';
 
 const usage = `npm run bench -- [options]
   --keys N               keys in the data set (default 1000000)
@@ -181,12 +182,14 @@ async function measure({ contender, operation, pods, dataset, fromMasters, toMas
   const context: OperationContext = { pods, fromMasters, toMasters, podCount, timeoutMs: options.timeoutMs, logFile: path.join(options.logDir, `${label}.log`) };
   log(`${label}: ${fromMasters} -> ${toMasters} masters with ${contender.name} (output: ${context.logFile})`);
   await cluster.get('warm-up');
+  const statsBefore = await readCommandStats(pods.addresses(podCount));
   traffic.start();
   const operationRun = operation === 'grow' ? contender.grow(context) : contender.shrink(context);
   // The client runs exactly as long as the operation, whether it succeeds or not.
   await operationRun.catch(() => {});
   const client = await traffic.stop();
   const timing = await operationRun;
+  const wire = subtractStats(await readCommandStats(pods.addresses(podCount)), statsBefore);
   let postAfterScaleDownMs: number | undefined;
   if (operation === 'shrink') {
     // The StatefulSet scales down: the leaving pods and their volumes go.
@@ -229,6 +232,7 @@ async function measure({ contender, operation, pods, dataset, fromMasters, toMas
     shape: `${after.masters.length} masters with ${replicaCounts.join('/')} replicas, ${afterNodes.length} nodes`,
     logFile: timing.logFile,
     postAfterScaleDownMs,
+    wire,
   };
 }
 

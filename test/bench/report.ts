@@ -1,4 +1,5 @@
 // The benchmark's results as one table a person reads, plus the same figures as JSON.
+import type { CommandStats } from './command-stats.js';
 import type { Phase } from './contenders.js';
 import type { FloorResult } from './floor.js';
 import type { TrafficStats } from './traffic.js';
@@ -24,6 +25,8 @@ export interface OperationResult {
   logFile: string;
   /** Program shrink only: the post phase run after the pods were removed (should change nothing). */
   postAfterScaleDownMs?: number;
+  /** Migration protocol commands the servers executed during the operation (all nodes). */
+  wire: CommandStats;
 }
 
 export interface Ratio {
@@ -93,6 +96,18 @@ export function formatReport(results: OperationResult[], floor: FloorResult | un
       return `  ${`${result.operation} ${result.contender}`.padEnd(17)} ${result.phases.map((phase) => `${phase.name} ${seconds(phase.ms)}`).join(' + ')}${extra}  [migrate: ${result.migrateSource}]`;
     }),
   ];
+  parts.push(
+    '',
+    'wire: protocol commands per slot moved, summed over all nodes (calls/slot, server ms in total):',
+    ...results.map((result) => {
+      const perSlot = Object.entries(result.wire)
+        .sort(([, a], [, b]) => b.calls - a.calls)
+        .map(([command, stats]) => `${command} ${(stats.calls / Math.max(1, result.slotsMoved)).toFixed(2)} (${(stats.usec / 1000).toFixed(0)})`);
+      const migrate = result.wire['migrate'];
+      const keysPerMigrate = migrate ? `; ${(result.keysMoved / migrate.calls).toFixed(1)} keys per MIGRATE` : '';
+      return `  ${`${result.operation} ${result.contender}`.padEnd(17)} ${perSlot.join(', ')}${keysPerMigrate}`;
+    }),
+  );
   const ratioRows = ratios(results).map((ratio) => [
     ratio.operation,
     'program/redis-cli',
