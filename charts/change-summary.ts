@@ -71,7 +71,7 @@ export function summarizeChanges(previous: ManifestFiles, next: ManifestFiles): 
   const nextObjects = parseManifestFiles(next);
   const nextShape = readShape(nextObjects)!;
   const describeShape = (shape: ManifestShape) =>
-    `${shape.masters} masters x ${shape.replicasPerMaster} replicas = ${shape.pods} pods`;
+    `${shape.masters} masters x ${shape.replicasPerMaster} ${shape.replicasPerMaster === 1 ? 'replica' : 'replicas'} = ${shape.pods} pods`;
   if (previous.size === 0) {
     return [`dist/ created: ${describeShape(nextShape)} (${listPods(podNames(nextShape.statefulSetName, 0, nextShape.pods))})`];
   }

@@ -34,16 +34,16 @@ umask 077
 mkdir -p "$RUNTIME_DIR"
 {
   cat "$CONFIG_TEMPLATE"
-  echo
-  echo "# Added by start.sh for $POD_NAME"
-  echo "bind $BIND_ADDRESSES"
-  echo "dir $DATA_DIR"
-  echo "cluster-announce-ip $POD_IP"
-  echo "cluster-announce-hostname $POD_HOSTNAME"
+  printf '\n# Added by start.sh for %s\n' "$POD_NAME"
+  printf 'bind %s\n' "$BIND_ADDRESSES"
+  printf 'dir %s\n' "$DATA_DIR"
+  printf 'cluster-announce-ip %s\n' "$POD_IP"
+  printf 'cluster-announce-hostname %s\n' "$POD_HOSTNAME"
   if [ -n "${REDIS_PASSWORD:-}" ]; then
+    # Inside double quotes redis.conf reads \" and \\ as escapes.
     quoted_password=$(printf '%s' "$REDIS_PASSWORD" | sed 's/\\/\\\\/g; s/"/\\"/g')
-    echo "requirepass \"$quoted_password\""
-    echo "masterauth \"$quoted_password\""
+    printf 'requirepass "%s"\n' "$quoted_password"
+    printf 'masterauth "%s"\n' "$quoted_password"
   fi
 } > "$EFFECTIVE_CONFIG.tmp"
 mv "$EFFECTIVE_CONFIG.tmp" "$EFFECTIVE_CONFIG"
