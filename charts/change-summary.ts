@@ -66,6 +66,18 @@ export function slotsToMove(before: number, after: number): number {
   return Math.round((SLOTS * Math.abs(after - before)) / Math.max(before, after));
 }
 
+/** StatefulSet fields the API server refuses to change on a live StatefulSet. */
+const IMMUTABLE_STATEFULSET_FIELDS = ['selector', 'serviceName', 'podManagementPolicy', 'volumeClaimTemplates'] as const;
+
+function immutableFieldWarnings(previous: readonly KubeObject[], next: readonly KubeObject[]): string[] {
+  const before = previous.find((object) => object.kind === 'StatefulSet');
+  const after = next.find((object) => object.kind === 'StatefulSet');
+  if (!before || !after || before.metadata?.name !== after.metadata?.name) return [];
+  return IMMUTABLE_STATEFULSET_FIELDS.filter((field) => JSON.stringify(before.spec?.[field]) !== JSON.stringify(after.spec?.[field])).map(
+    (field) => `WARNING: StatefulSet ${after.metadata?.name} spec.${field} changed; Kubernetes refuses to change it on a live StatefulSet, so the sync will fail (see README, "Change the cluster")`,
+  );
+}
+
 /** Short, human summary of what a new synth changes against the previous dist/. */
 export function summarizeChanges(previous: ManifestFiles, next: ManifestFiles): string[] {
   const nextObjects = parseManifestFiles(next);
@@ -99,6 +111,8 @@ export function summarizeChanges(previous: ManifestFiles, next: ManifestFiles): 
   } else if (previousShape) {
     lines.push(`StatefulSet ${previousShape.statefulSetName} -> ${nextShape.statefulSetName}: a new cluster; the old one's objects are no longer in dist/`);
   }
+
+  lines.push(...immutableFieldWarnings(previousObjects, nextObjects));
 
   const previousByKey = new Map(previousObjects.map((object) => [objectKey(object), JSON.stringify(object)]));
   const nextByKey = new Map(nextObjects.map((object) => [objectKey(object), JSON.stringify(object)]));

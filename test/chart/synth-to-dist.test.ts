@@ -87,6 +87,9 @@ describe('npm run synth', () => {
       'pods removed (drained first by the pre Job): redis-cluster-6, redis-cluster-7',
       'about 25% of the hash slots (4096 of 16384) will move, with their keys',
     ]);
+    const resized = synthToDist({ props: { ...SEED_PROPS, storageSize: '40Gi' }, outdir, topologyBundle: FAKE_BUNDLE });
+    assert.ok(resized.summary.some((line) => line.startsWith('WARNING: StatefulSet redis-cluster spec.volumeClaimTemplates changed')), resized.summary.join('\n'));
+    synthToDist({ props: SEED_PROPS, outdir, topologyBundle: FAKE_BUNDLE });
     const same = synthToDist({ props: { ...SEED_PROPS, masters: 3 }, outdir, topologyBundle: FAKE_BUNDLE });
     assert.equal(same.changed, false);
     assert.match(same.summary[0], /^no changes/);
