@@ -42,7 +42,7 @@ export interface RedisConfigProps {
   readonly cluster: ResolvedProps;
 }
 
-/** ConfigMap with redis.conf, the start script and the probe script of the Redis pods. */
+/** ConfigMap with redis.conf and the start, probe and pre-stop scripts of the Redis pods. */
 export class RedisConfig extends Construct {
   readonly configMap: k8s.KubeConfigMap;
 
@@ -55,6 +55,7 @@ export class RedisConfig extends Construct {
         'redis.conf': redisConf(cluster),
         'start.sh': script('start.sh'),
         'probe.sh': script('probe.sh'),
+        'pre-stop.sh': script('pre-stop.sh'),
       },
     });
   }

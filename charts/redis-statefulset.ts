@@ -83,6 +83,8 @@ export class RedisStatefulSet extends Construct {
                 ],
                 env: redisPodEnv(cluster),
                 readinessProbe: probe('readiness'),
+                // A master hands its slots to its replica before it stops (rolling updates, drains).
+                lifecycle: { preStop: { exec: { command: ['sh', `${CONFIG_MOUNT_PATH}/pre-stop.sh`] } } },
                 livenessProbe: probe('liveness'),
                 resources: containerResources(cluster.resources),
                 securityContext: {

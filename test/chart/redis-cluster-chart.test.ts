@@ -70,10 +70,12 @@ describe('RedisClusterChart with the seed document defaults', () => {
     assert.ok(pod.volumes.some((volume: any) => volume.configMap?.name === 'redis-cluster'));
   });
 
-  it('uses probes that answer before the cluster is formed', () => {
+  it('uses probes that answer before the cluster is formed, and fails a master over before it stops', () => {
     assert.deepEqual(redis.readinessProbe.exec.command, ['sh', '/etc/redis-cluster/probe.sh', 'readiness']);
     assert.deepEqual(redis.livenessProbe.exec.command, ['sh', '/etc/redis-cluster/probe.sh', 'liveness']);
     const config = find(objects, 'ConfigMap', 'redis-cluster');
+    assert.deepEqual(redis.lifecycle.preStop.exec.command, ['sh', '/etc/redis-cluster/pre-stop.sh']);
+    assert.ok(config.data['pre-stop.sh'].includes('cluster failover'));
     assert.doesNotMatch(config.data['probe.sh'].replace(/^\s*#.*$/gm, ''), /cluster_state|cluster info/);
   });
 

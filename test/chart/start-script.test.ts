@@ -12,6 +12,7 @@ import { repoRoot, tempDir } from './chart-fixtures';
 const run = promisify(execFile);
 const startScript = path.join(repoRoot, 'charts', 'scripts', 'start.sh');
 const probeScript = path.join(repoRoot, 'charts', 'scripts', 'probe.sh');
+const preStopScript = path.join(repoRoot, 'charts', 'scripts', 'pre-stop.sh');
 const redisConfTemplate = 'port 6379\ncluster-enabled yes\ncluster-config-file nodes.conf\ncluster-node-timeout 5000\nappendonly yes\nprotected-mode no\ndir /data\n';
 const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
 
@@ -186,5 +187,30 @@ describe('start.sh and probe.sh with redis-server', { skip: hasRedis ? false : '
       return a.includes(' 127.0.123.12:6379@16379') && a.includes(' connected') && b.includes(' 127.0.123.11:6379@16379') && b.includes(' connected');
     }, clusterNodes(second));
     await Promise.all(second.map((pod, index) => stop(pod, restarted[index])));
+  });
+
+  it('pre-stop hands a master\'s slots to its replica, and does nothing on a replica', async () => {
+    const pods = [box.pod('redis-cluster-2', '127.0.123.21'), box.pod('redis-cluster-3', '127.0.123.22')];
+    box.setHosts(pods);
+    const children = pods.map(start);
+    const clusterNodes = async () => (await Promise.all(pods.map((pod) => cli(pod, 'cluster', 'nodes')))).join('\n--\n');
+    await waitFor('both nodes ready', async () => (await probe(pods[0], 'readiness')) && (await probe(pods[1], 'readiness')), clusterNodes);
+    assert.equal(await cli(pods[0], 'cluster', 'addslotsrange', '0', '16383'), 'OK');
+    await cli(pods[0], 'cluster', 'meet', pods[1].ip, '6379');
+    const masterId = await cli(pods[0], 'cluster', 'myid');
+    await waitFor('the replica to know its master', async () => (await cli(pods[1], 'cluster', 'nodes')).includes(masterId), clusterNodes);
+    assert.equal(await cli(pods[1], 'cluster', 'replicate', masterId), 'OK');
+    await waitFor('the replica in sync', async () => /master_link_status:up/.test(await cli(pods[1], 'info', 'replication')), clusterNodes);
+    await waitFor('the master to see its replica', async () => / connected/.test(await cli(pods[0], 'cluster', 'replicas', masterId)), clusterNodes);
+
+    const preStop = (pod: Pod) => run('sh', [preStopScript], { env: { ...process.env, REDIS_PROBE_HOST: pod.ip, REDIS_PASSWORD: 'test-password' } });
+    const { stderr } = await preStop(pods[0]);
+    assert.match(stderr, /handing over to replica 127\.0\.123\.22:6379/);
+    assert.match(stderr, /now a replica/);
+    assert.match(await cli(pods[0], 'role'), /^slave/);
+    assert.match(await cli(pods[1], 'role'), /^master/);
+    const second = await preStop(pods[0]);
+    assert.equal(second.stderr, '', 'a replica stops without doing anything');
+    await Promise.all(pods.map((pod, index) => stop(pod, children[index])));
   });
 });
