@@ -1,0 +1,76 @@
+// One plain ioredis connection per pod (never the Cluster client: we talk to each node itself).
+import { Redis } from 'ioredis';
+import type { Pod } from './discover';
+import { TopologyError, describeError } from './errors';
+
+export class Connections {
+  private readonly clients = new Map<number, Redis>();
+  private closed = false;
+
+  constructor(private readonly password: string | undefined) {}
+
+  /** A connected client for the pod; a clear error names the pod if it cannot be reached. */
+  async connect(pod: Pod, connectTimeoutMs = 5000): Promise<Redis> {
+    if (this.closed) throw new Error('connections are closed: the program is exiting');
+    const existing = this.clients.get(pod.ordinal);
+    if (existing && existing.status === 'ready') return existing;
+    if (existing) {
+      existing.disconnect();
+      this.clients.delete(pod.ordinal);
+    }
+    const client = new Redis({
+      host: pod.ip,
+      port: pod.port,
+      password: this.password,
+      lazyConnect: true,
+      connectTimeout: connectTimeoutMs,
+      maxRetriesPerRequest: 2,
+      enableAutoPipelining: true,
+      enableReadyCheck: true,
+      // Reconnect a few times within a run (a pod restarting), then give up.
+      retryStrategy: (times) => (times > 20 ? null : Math.min(times * 200, 2000)),
+    });
+    // Errors surface on the commands; keep ioredis from printing unhandled 'error' events.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+    } catch (error) {
+      client.disconnect();
+      throw connectionError(pod, error);
+    }
+    this.clients.set(pod.ordinal, client);
+    return client;
+  }
+
+  /** The pod's client, connecting if needed. */
+  async client(pod: Pod): Promise<Redis> {
+    return this.connect(pod);
+  }
+
+  async closeAll(): Promise<void> {
+    this.closed = true;
+    const clients = [...this.clients.values()];
+    this.clients.clear();
+    await Promise.all(
+      clients.map(async (client) => {
+        try {
+          await Promise.race([client.quit(), new Promise((resolve) => setTimeout(resolve, 1000))]);
+        } catch {
+          // already gone
+        }
+        client.disconnect();
+      }),
+    );
+  }
+}
+
+export function connectionError(pod: Pod, error: unknown): TopologyError {
+  const message = describeError(error);
+  if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(message)) {
+    return new TopologyError(
+      `authentication failed for ${pod.name}`,
+      'check the password (the Secret / --password-file / REDIS_PASSWORD) matches the pods\' requirepass',
+    );
+  }
+  return new TopologyError(`${pod.name} is unreachable: ${message}`, 'check that the pod is running and the address is right');
+}

@@ -1,0 +1,85 @@
+// Finds the pods: from --pods, or by DNS names under the headless Service.
+import { promises as dns } from 'node:dns';
+import type { PodAddress, Settings } from './cli';
+import { TopologyError } from './errors';
+
+export interface Pod {
+  readonly ordinal: number;
+  /** As given or discovered (DNS name or IP). */
+  readonly host: string;
+  /** Resolved IPv4/IPv6 address: CLUSTER MEET and MIGRATE need an IP. */
+  readonly ip: string;
+  readonly port: number;
+  /** For humans: "pod 3 (redis-cluster-3.redis-cluster-svc...:6379)". */
+  readonly name: string;
+}
+
+type Lookup = (host: string) => Promise<string>;
+const defaultLookup: Lookup = async (host) => (await dns.lookup(host)).address;
+
+export function podName(ordinal: number, address: PodAddress): string {
+  return `pod ${ordinal} (${address.host}:${address.port})`;
+}
+
+export function podDnsName(settings: Settings, ordinal: number): string {
+  const { statefulSetName, headlessService, namespace, clusterDomain } = settings.discovery;
+  return `${statefulSetName}-${ordinal}.${headlessService}.${namespace}.svc.${clusterDomain}`;
+}
+
+/** Resolves the pods given with --pods, failing with the pod's name if one does not resolve. */
+export async function resolveGivenPods(addresses: readonly PodAddress[], lookup: Lookup = defaultLookup): Promise<Pod[]> {
+  return Promise.all(
+    addresses.map(async (address, ordinal) => {
+      try {
+        const ip = await lookup(address.host);
+        return { ordinal, host: address.host, ip, port: address.port, name: podName(ordinal, address) };
+      } catch (error) {
+        throw new TopologyError(
+          `${podName(ordinal, address)} does not resolve (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+          'check the --pods list',
+        );
+      }
+    }),
+  );
+}
+
+/**
+ * DNS discovery: ordinals 0, 1, 2, ... until one does not resolve. With `atLeast`, keeps
+ * trying (bounded by `timeoutMs`) until ordinals 0..atLeast-1 all resolve.
+ */
+export async function discoverPods(
+  settings: Settings,
+  atLeast: number,
+  timeoutMs: number,
+  onWait: (message: string) => void,
+  lookup: Lookup = defaultLookup,
+): Promise<Pod[]> {
+  const deadline = Date.now() + timeoutMs;
+  let lastReport = 0;
+  for (;;) {
+    const pods: Pod[] = [];
+    for (let ordinal = 0; ; ordinal++) {
+      const host = podDnsName(settings, ordinal);
+      let ip: string;
+      try {
+        ip = await lookup(host);
+      } catch {
+        break;
+      }
+      pods.push({ ordinal, host, ip, port: settings.discovery.port, name: podName(ordinal, { host, port: settings.discovery.port }) });
+    }
+    if (pods.length >= atLeast) return pods;
+    const missing = podDnsName(settings, pods.length);
+    if (Date.now() >= deadline) {
+      throw new TopologyError(
+        `${missing} does not resolve: found ${pods.length} pods, need ${atLeast}`,
+        'check that the StatefulSet has scaled up and its pods are scheduled; the headless Service must publish not-ready addresses',
+      );
+    }
+    if (Date.now() - lastReport > 10_000) {
+      onWait(`waiting for ${missing} to resolve (${pods.length}/${atLeast} pods found)`);
+      lastReport = Date.now();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+}

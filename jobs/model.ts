@@ -1,0 +1,107 @@
+// The typed view of a cluster the planner reads, and the steps it writes. Pure data.
+
+/** One pod's node as it sees itself, plus what it knows about the others. */
+export interface PodNode {
+  readonly ordinal: number;
+  /** For humans: "pod 3 (redis-cluster-3...:6379)". */
+  readonly name: string;
+  /** IP the node is reached at and announces (CLUSTER MEET needs an IP). */
+  readonly ip: string;
+  readonly port: number;
+  readonly id: string;
+  readonly role: 'master' | 'replica';
+  readonly masterId: string | null;
+  /** Slots this node claims for itself, sorted. */
+  readonly slots: readonly number[];
+  /** slot -> node id it is migrating to / importing from (only the node itself shows these). */
+  readonly migrating: Readonly<Record<number, string>>;
+  readonly importing: Readonly<Record<number, string>>;
+  /** Ids of other nodes this node knows (not in handshake). */
+  readonly knows: readonly string[];
+  /** Ids this node flags as fail, pfail or noaddr. */
+  readonly failing: readonly string[];
+  /** Nodes this node is still handshaking with. */
+  readonly handshakes: number;
+  readonly keyCount: number;
+  /** slot -> keys in it, only slots with keys; filled for masters. */
+  readonly keysBySlot: Readonly<Record<number, number>>;
+  readonly usedMemory: number;
+  /** 0 = no limit. */
+  readonly maxMemory: number;
+}
+
+/** A node some pod knows that is not any of the pods (gone, or reset to a new id). */
+export interface StrangerNode {
+  readonly id: string;
+  readonly address: string;
+  /** Ordinals of pods that know it. */
+  readonly knownBy: readonly number[];
+  /** True when every pod that knows it flags it fail/pfail/noaddr. */
+  readonly unreachable: boolean;
+  /** Slots some pod believes it owns. */
+  readonly slots: readonly number[];
+}
+
+export interface ClusterView {
+  /** Index = ordinal. */
+  readonly pods: readonly PodNode[];
+  readonly strangers: readonly StrangerNode[];
+}
+
+export interface DesiredShape {
+  readonly masters: number;
+  readonly replicasPerMaster: number;
+}
+
+export function desiredPodCount(shape: DesiredShape): number {
+  return shape.masters * (1 + shape.replicasPerMaster);
+}
+
+export interface SlotMove {
+  readonly from: string;
+  readonly to: string;
+  /** Sorted; all move from `from` to `to`. */
+  readonly slots: readonly number[];
+}
+
+/** How an open slot is closed, following redis-cli --cluster fix. */
+export interface OpenSlotFix {
+  readonly kind: 'fixOpenSlot';
+  readonly slot: number;
+  /** The node that ends owning the slot. */
+  readonly owner: string;
+  /** Nobody claimed the slot: the owner takes it (ADDSLOTS + BUMPEPOCH). */
+  readonly claim: boolean;
+  /** Other masters claiming the slot: they drop it and hand their keys to the owner. */
+  readonly extraOwners: readonly string[];
+  /**
+   * complete: finish a migration (migrating node `from` -> importing node `owner`).
+   * toOwner: move keys from `from` nodes (importing or holding keys) to the owner, close them.
+   * close: nothing to move; clear the flags.
+   */
+  readonly mode: 'complete' | 'toOwner' | 'close';
+  /** Nodes whose keys in the slot go to the owner. */
+  readonly from: readonly string[];
+  /** Nodes that carry a MIGRATING/IMPORTING flag for the slot. */
+  readonly flagged: readonly string[];
+  readonly reason: string;
+}
+
+export type Step =
+  | OpenSlotFix
+  | { readonly kind: 'forget'; readonly node: string; readonly reason: string }
+  | { readonly kind: 'failover'; readonly replica: string; readonly master: string }
+  | { readonly kind: 'assignSlots'; readonly node: string; readonly slots: readonly number[] }
+  | { readonly kind: 'meet'; readonly node: string; readonly via: string }
+  | { readonly kind: 'makeEmptyMaster'; readonly node: string; readonly via: string }
+  | { readonly kind: 'migrate'; readonly moves: readonly SlotMove[] }
+  | { readonly kind: 'replicate'; readonly node: string; readonly master: string }
+  | { readonly kind: 'removeNode'; readonly node: string };
+
+export interface Plan {
+  readonly steps: readonly Step[];
+  /** Facts worth telling the operator (e.g. why no data moves). */
+  readonly notes: readonly string[];
+  /** Ordinals of the pods forming the cluster when the plan was made. */
+  readonly members: readonly number[];
+}
