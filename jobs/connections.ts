@@ -30,13 +30,19 @@ export class Connections {
       // Reconnect a few times within a run (a pod restarting), then give up.
       retryStrategy: (times) => (times > 20 ? null : Math.min(times * 200, 2000)),
     });
-    // Errors surface on the commands; keep ioredis from printing unhandled 'error' events.
-    client.on('error', () => undefined);
+    // Errors surface on the commands; keep ioredis from printing unhandled 'error' events,
+    // but remember the last one: connect() itself only says "Connection is closed".
+    let lastError: unknown;
+    client.on('error', (error) => {
+      lastError = error;
+    });
     try {
       await client.connect();
+      // Without a password ioredis connects fine; the first command tells whether auth is needed.
+      await client.ping();
     } catch (error) {
       client.disconnect();
-      throw connectionError(pod, error);
+      throw connectionError(pod, lastError ?? error);
     }
     this.clients.set(pod.ordinal, client);
     return client;
@@ -66,7 +72,7 @@ export class Connections {
 
 export function connectionError(pod: Pod, error: unknown): TopologyError {
   const message = describeError(error);
-  if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(message)) {
+  if (/WRONGPASS|NOAUTH|invalid password|invalid username-password|Authentication required/i.test(message)) {
     return new TopologyError(
       `authentication failed for ${pod.name}`,
       'check the password (the Secret / --password-file / REDIS_PASSWORD) matches the pods\' requirepass',
