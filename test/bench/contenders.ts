@@ -194,44 +194,51 @@ export function migrationTime(lines: StampedLine[]): { ms: number; startMs: numb
 export class ProgramContender implements Contender {
   readonly name = 'program';
 
+  /** Program runs that failed and were run again (as a Job's backoffLimit would), per log file. */
+  readonly failedAttempts = new Map<string, string[]>();
+
   constructor(
     private readonly bundle: string,
     private readonly extraArgs: string[] = [],
+    /** Runs again after a failure, up to this many times; each failure is reported. */
+    private readonly retries = 0,
   ) {}
 
   async run(phase: 'pre' | 'post', masters: number, addresses: string[], context: OperationContext, results: ChildResult[]): Promise<ChildResult> {
     const args = [this.bundle, '--phase', phase, '--masters', String(masters), '--replicas-per-master', '1', '--pods', addresses.join(','), ...this.extraArgs];
-    const result = await runChild(process.execPath, args, context.timeoutMs);
-    results.push(result);
-    return assertSucceeded(result);
+    for (let attempt = 0; ; attempt++) {
+      const result = await runChild(process.execPath, args, context.timeoutMs);
+      results.push(result);
+      if (result.exitCode === 0 || attempt >= this.retries) return assertSucceeded(result);
+      const failure = result.lines.filter((line) => /\bERROR\b/.test(line.text)).map((line) => line.text)[0] ?? `exit ${result.exitCode ?? result.signal}`;
+      this.failedAttempts.set(context.logFile, [...(this.failedAttempts.get(context.logFile) ?? []), `${phase} after ${(result.durationMs / 1000).toFixed(2)} s: ${failure}`]);
+    }
   }
 
   async grow(context: OperationContext): Promise<OperationTiming> {
     const addresses = context.pods.addresses(context.podCount);
     const results: ChildResult[] = [];
     const stopwatch = new Stopwatch();
-    let post: ChildResult;
     try {
-      post = await stopwatch.time('post', () => this.run('post', context.toMasters, addresses, context, results));
+      await stopwatch.time('post', () => this.run('post', context.toMasters, addresses, context, results));
       await stopwatch.time('agree', () => waitForAgreement(addresses));
     } finally {
       writeLog(context.logFile, results);
     }
-    return this.timing(stopwatch, post, context);
+    return this.timing(stopwatch, results, context);
   }
 
   async shrink(context: OperationContext): Promise<OperationTiming> {
     const addresses = context.pods.addresses(context.podCount);
     const results: ChildResult[] = [];
     const stopwatch = new Stopwatch();
-    let pre: ChildResult;
     try {
-      pre = await stopwatch.time('pre', () => this.run('pre', context.toMasters, addresses, context, results));
+      await stopwatch.time('pre', () => this.run('pre', context.toMasters, addresses, context, results));
       await stopwatch.time('agree', () => waitForAgreement(addresses.slice(0, 2 * context.toMasters)));
     } finally {
       writeLog(context.logFile, results);
     }
-    return this.timing(stopwatch, pre, context);
+    return this.timing(stopwatch, results, context);
   }
 
   /** After the StatefulSet has scaled down: the post phase on the survivors, which should change nothing. */
@@ -246,20 +253,30 @@ export class ProgramContender implements Contender {
     return { ms: performance.now() - started, logFile: context.logFile };
   }
 
-  private timing(stopwatch: Stopwatch, result: ChildResult, context: OperationContext): OperationTiming {
-    const migration = migrationTime(result.lines);
-    const phases = mergePhases(stopwatch.phases);
-    if (migration) {
-      // Split the program's run into before / moving keys / after, by its own log lines.
-      const programPhase = phases[0];
-      phases.splice(
-        0,
-        1,
-        { name: `${programPhase.name}: until migrating`, ms: migration.startMs },
-        { name: 'migrate', ms: migration.ms },
-        { name: 'rest', ms: programPhase.ms - migration.startMs - migration.ms },
-      );
+  /**
+   * Splits the program's runs (one, or more with retries) by their log lines: until the first
+   * "migrating" line, moving keys, the rest, and the gap between the last line and the process exit.
+   */
+  private timing(stopwatch: Stopwatch, runs: ChildResult[], context: OperationContext): OperationTiming {
+    let migration: { ms: number; startMs: number } | undefined;
+    let offsetMs = 0;
+    let exitMs = 0;
+    for (const run of runs) {
+      const inRun = migrationTime(run.lines);
+      if (inRun) migration = { ms: (migration?.ms ?? 0) + inRun.ms, startMs: migration?.startMs ?? offsetMs + inRun.startMs };
+      offsetMs += run.durationMs;
+      exitMs += run.durationMs - (run.lines.at(-1)?.atMs ?? run.durationMs);
     }
+    const phases = mergePhases(stopwatch.phases);
+    const programPhase = phases[0];
+    const split = migration
+      ? [
+          { name: `${programPhase.name}: until migrating`, ms: migration.startMs },
+          { name: 'migrate', ms: migration.ms },
+          { name: 'after', ms: programPhase.ms - migration.startMs - migration.ms - exitMs },
+        ]
+      : [{ name: programPhase.name, ms: programPhase.ms - exitMs }];
+    phases.splice(0, 1, ...split, { name: 'exit after last line', ms: exitMs });
     return {
       totalMs: stopwatch.elapsedMs,
       migrateMs: migration?.ms,

@@ -39,6 +39,7 @@ const usage = `npm run bench -- [options]
   --redis-cli-pipeline N redis-cli's --cluster-pipeline, keys per MIGRATE (default: redis-cli's own, 10)
   --floor-batch N        keys per MIGRATE for the large-batch floor (default 1000)
   --program-args "..."   extra arguments for the topology program (e.g. a rate setting)
+  --program-retries N    run the program again after a failure, up to N times, as a Job would (default 0; failures are reported)
   --bundle FILE          the topology program (default jobs/bundle/topology.cjs)
   --timeout SECONDS      limit per operation (default 1800)
   --subnet K             third address octet: redis-cli uses K, program K+1, floor K+2 (default 240)
@@ -57,6 +58,7 @@ const { values: flags } = parseArgs({
     'redis-cli-pipeline': { type: 'string' },
     'floor-batch': { type: 'string', default: '1000' },
     'program-args': { type: 'string', default: '' },
+    'program-retries': { type: 'string', default: '0' },
     bundle: { type: 'string', default: defaultBundle },
     timeout: { type: 'string', default: '1800' },
     subnet: { type: 'string', default: '240' },
@@ -87,6 +89,7 @@ const options = {
   redisCliPipeline: flags['redis-cli-pipeline'] === undefined ? undefined : integer('redis-cli-pipeline', flags['redis-cli-pipeline'], 1),
   floorBatch: integer('floor-batch', flags['floor-batch'], 1),
   programArgs: flags['program-args']!.split(' ').filter(Boolean),
+  programRetries: integer('program-retries', flags['program-retries'], 0, 10),
   bundle: path.resolve(flags.bundle!),
   timeoutMs: integer('timeout', flags.timeout, 1) * 1000,
   subnet: integer('subnet', flags.subnet, 0, 253),
@@ -199,6 +202,7 @@ async function measure({ contender, operation, pods, dataset, fromMasters, toMas
       postAfterScaleDownMs = post.ms;
     }
   }
+  const failedAttempts = contender instanceof ProgramContender ? [...contender.failedAttempts.entries()].filter(([file]) => file.startsWith(path.join(options.logDir, label))).flatMap(([, failures]) => failures) : [];
   const afterNodes = await waitForAgreement(membersAfter);
   const after = slotMapOf(afterNodes);
   const moved = slotsWhoseKeysMoved(before, after);
@@ -232,6 +236,7 @@ async function measure({ contender, operation, pods, dataset, fromMasters, toMas
     shape: `${after.masters.length} masters with ${replicaCounts.join('/')} replicas, ${afterNodes.length} nodes`,
     logFile: timing.logFile,
     postAfterScaleDownMs,
+    failedAttempts,
     wire,
   };
 }
@@ -280,7 +285,7 @@ async function main(): Promise<void> {
   if (!flags['skip-redis-cli']) contenders.push([new RedisCliContender(options.redisCliPipeline), options.subnet]);
   if (!flags['skip-program']) {
     if (!existsSync(options.bundle)) throw new Error(`${options.bundle} does not exist; run npm run bundle`);
-    contenders.push([new ProgramContender(options.bundle, options.programArgs), options.subnet + 1]);
+    contenders.push([new ProgramContender(options.bundle, options.programArgs, options.programRetries), options.subnet + 1]);
   }
   const startedAt = new Date().toISOString();
   const hostBefore = machine();

@@ -25,6 +25,8 @@ export interface OperationResult {
   logFile: string;
   /** Program shrink only: the post phase run after the pods were removed (should change nothing). */
   postAfterScaleDownMs?: number;
+  /** Program runs that failed and were run again (--program-retries). */
+  failedAttempts: string[];
   /** Migration protocol commands the servers executed during the operation (all nodes). */
   wire: CommandStats;
 }
@@ -83,7 +85,7 @@ export function formatReport(results: OperationResult[], floor: FloorResult | un
     result.client.p99Ms.toFixed(1),
     String(result.client.errors + result.client.wrongReads + (result.client.lostWrites ?? 0)),
     String(result.verify.missing + result.verify.wrong),
-    result.clusterCheckOk && result.shapeOk ? 'ok' : 'FAIL',
+    (result.clusterCheckOk && result.shapeOk ? 'ok' : 'FAIL') + (result.failedAttempts.length > 0 ? ` (${result.failedAttempts.length + 1} runs)` : ''),
   ]);
   const parts = [
     heading,
@@ -137,6 +139,7 @@ export function formatReport(results: OperationResult[], floor: FloorResult | un
     }
   }
   const problems = results.flatMap((result) => [
+    ...result.failedAttempts.map((failure) => `${result.operation} ${result.contender}: failed run, run again: ${failure}`),
     ...result.verify.examples.map((example) => `${result.operation} ${result.contender}: ${example}`),
     ...result.client.errorExamples.map((example) => `${result.operation} ${result.contender} client: ${example}`),
   ]);
