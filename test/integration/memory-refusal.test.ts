@@ -61,6 +61,8 @@ test('pre refuses to shrink 4->3 masters when the survivors lack memory, and mov
   assert.equal(run.signal, null, describeRun(run));
   assert.notEqual(run.code, 0, `expected a refusal: ${describeRun(run)}`);
   assert.match(run.stdout + run.stderr, /memory/i, describeRun(run));
+  const errorLine = (run.stdout + run.stderr).split('\n').find((line) => /ERROR/.test(line)) ?? '(no ERROR line)';
+  console.log(`refused (exit ${run.code}, ${run.durationMs} ms): ${errorLine}`);
   assert.deepEqual(await topologySnapshot(pods, range(8)), before, `pre moved something: ${describeRun(run)}`);
 
   await assertClusterShape(pods, { masters: 4, replicasPerMaster: 1 });

@@ -63,7 +63,7 @@ export interface TopologyRun {
 export interface RunOptions {
   /** Extra environment (e.g. REDIS_PASSWORD); the contract's variables are otherwise unset. */
   env?: Record<string, string>;
-  /** SIGKILL after this long and report timedOut. @default 180 s */
+  /** SIGKILL after this long and report timedOut. @default 90 s */
   timeoutMs?: number;
 }
 
@@ -86,7 +86,7 @@ export function startTopology(args: string[], options: RunOptions = {}): Running
   const timer = setTimeout(() => {
     timedOut = true;
     child.kill('SIGKILL');
-  }, options.timeoutMs ?? 180_000);
+  }, options.timeoutMs ?? 90_000);
   const result = new Promise<TopologyRun>((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
