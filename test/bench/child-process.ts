@@ -1,6 +1,9 @@
 // Runs redis-cli or the topology program as a child: output lines stamped with the time they
 // arrived (to see where the time goes), a hard time limit, and stopped on Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 export interface StampedLine {
   /** Milliseconds since the child started. */
@@ -15,18 +18,37 @@ export interface ChildResult {
   signal: NodeJS.Signals | null;
   durationMs: number;
   lines: StampedLine[];
+  /** CPU time (user + system) of the child, if GNU time is installed to measure it. */
+  cpuMs?: number;
 }
 
 const running = new Set<ChildProcess>();
 
+/** Each child leads its own process group (GNU time runs the real command under it): kill the group. */
+function killGroup(child: ChildProcess): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}
+
 /** Kills every child still running (for the Ctrl-C and failure paths). */
 export function killRunningChildren(): void {
-  for (const child of running) child.kill('SIGKILL');
+  for (const child of running) killGroup(child);
 }
+
+const gnuTime = '/usr/bin/time';
+const cpuDir = mkdtempSync(path.join(tmpdir(), 'bench-cpu-'));
+process.on('exit', () => rmSync(cpuDir, { recursive: true, force: true }));
+let cpuFiles = 0;
 
 export function runChild(command: string, args: string[], timeoutMs: number): Promise<ChildResult> {
   const started = performance.now();
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const cpuFile = existsSync(gnuTime) ? path.join(cpuDir, `${cpuFiles++}`) : undefined;
+  const child = cpuFile
+    ? spawn(gnuTime, ['-f', '%U %S', '-o', cpuFile, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    : spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   running.add(child);
   const lines: StampedLine[] = [];
   const collect = (stream: 'stdout' | 'stderr') => {
@@ -44,7 +66,7 @@ export function runChild(command: string, args: string[], timeoutMs: number): Pr
   };
   collect('stdout');
   collect('stderr');
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const timer = setTimeout(() => killGroup(child), timeoutMs);
   return new Promise((resolve, reject) => {
     child.on('error', (error) => {
       clearTimeout(timer);
@@ -54,7 +76,14 @@ export function runChild(command: string, args: string[], timeoutMs: number): Pr
     child.on('close', (exitCode, signal) => {
       clearTimeout(timer);
       running.delete(child);
-      resolve({ command: [command, ...args].join(' '), exitCode, signal, durationMs: performance.now() - started, lines });
+      let cpuMs: number | undefined;
+      if (cpuFile && existsSync(cpuFile)) {
+        // GNU time writes "Command exited with non-zero status N" before the figures on failure.
+        const figures = readFileSync(cpuFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+        if (figures.length === 2 && figures.every(Number.isFinite)) cpuMs = (figures[0] + figures[1]) * 1000;
+        rmSync(cpuFile, { force: true });
+      }
+      resolve({ command: [command, ...args].join(' '), exitCode, signal, durationMs: performance.now() - started, lines, cpuMs });
     });
   });
 }

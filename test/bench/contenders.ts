@@ -21,6 +21,8 @@ export interface OperationTiming {
   /** How migrateMs was obtained. */
   migrateSource: string;
   logFile: string;
+  /** CPU time of the tool's processes (all runs), if it could be measured. */
+  toolCpuMs?: number;
 }
 
 export interface OperationContext {
@@ -60,6 +62,10 @@ class Stopwatch {
 }
 
 const ansiEscapes = /\x1b\[[0-9;]*m/g;
+
+function toolCpuMs(results: ChildResult[]): number | undefined {
+  return results.every((result) => result.cpuMs !== undefined) ? results.reduce((sum, result) => sum + result.cpuMs!, 0) : undefined;
+}
 
 function writeLog(file: string, results: ChildResult[]): void {
   const text = results
@@ -115,6 +121,7 @@ export class RedisCliContender implements Contender {
       migrateSource: 'the rebalance command',
       phases: mergePhases(stopwatch.phases),
       logFile: context.logFile,
+      toolCpuMs: toolCpuMs(results),
     };
   }
 
@@ -148,6 +155,7 @@ export class RedisCliContender implements Contender {
       migrateSource: 'the rebalance command',
       phases: mergePhases(stopwatch.phases),
       logFile: context.logFile,
+      toolCpuMs: toolCpuMs(results),
     };
   }
 }
@@ -283,6 +291,7 @@ export class ProgramContender implements Contender {
       migrateSource: migration ? 'the program log, "migrating" to "migrated" lines' : 'not in the program log; whole run only',
       phases,
       logFile: context.logFile,
+      toolCpuMs: toolCpuMs(runs),
     };
   }
 }

@@ -26,6 +26,7 @@ import { activeFloorPods, measureFloor, type FloorResult } from './floor.js';
 import { formatReport, ratios, type OperationResult } from './report.js';
 import { Traffic } from './traffic.js';
 import { readCommandStats, subtractStats } from './command-stats.js';
+import { cpuDuring, serverCpuMs } from './cpu.js';
 
 const usage = `npm run bench -- [options]
   --keys N               keys in the data set (default 1000000)
@@ -186,12 +187,16 @@ async function measure({ contender, operation, pods, dataset, fromMasters, toMas
   log(`${label}: ${fromMasters} -> ${toMasters} masters with ${contender.name} (output: ${context.logFile})`);
   await cluster.get('warm-up');
   const statsBefore = await readCommandStats(pods.addresses(podCount));
+  const serverCpuBefore = serverCpuMs(pods);
+  const benchCpuBefore = process.cpuUsage();
   traffic.start();
   const operationRun = operation === 'grow' ? contender.grow(context) : contender.shrink(context);
   // The client runs exactly as long as the operation, whether it succeeds or not.
   await operationRun.catch(() => {});
   const client = await traffic.stop();
+  const cpu = cpuDuring(serverCpuBefore, serverCpuMs(pods), process.cpuUsage(benchCpuBefore), undefined);
   const timing = await operationRun;
+  cpu.toolMs = timing.toolCpuMs;
   const wire = subtractStats(await readCommandStats(pods.addresses(podCount)), statsBefore);
   let postAfterScaleDownMs: number | undefined;
   if (operation === 'shrink') {
@@ -238,6 +243,7 @@ async function measure({ contender, operation, pods, dataset, fromMasters, toMas
     postAfterScaleDownMs,
     failedAttempts,
     wire,
+    cpu,
   };
 }
 

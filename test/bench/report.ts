@@ -1,6 +1,8 @@
 // The benchmark's results as one table a person reads, plus the same figures as JSON.
+import os from 'node:os';
 import type { CommandStats } from './command-stats.js';
 import type { Phase } from './contenders.js';
+import type { CpuDuringOperation } from './cpu.js';
 import type { FloorResult } from './floor.js';
 import type { TrafficStats } from './traffic.js';
 
@@ -29,6 +31,7 @@ export interface OperationResult {
   failedAttempts: string[];
   /** Migration protocol commands the servers executed during the operation (all nodes). */
   wire: CommandStats;
+  cpu: CpuDuringOperation;
 }
 
 export interface Ratio {
@@ -98,6 +101,16 @@ export function formatReport(results: OperationResult[], floor: FloorResult | un
       return `  ${`${result.operation} ${result.contender}`.padEnd(17)} ${result.phases.map((phase) => `${phase.name} ${seconds(phase.ms)}`).join(' + ')}${extra}  [migrate: ${result.migrateSource}]`;
     }),
   ];
+  const cores = os.cpus().length;
+  parts.push(
+    '',
+    `cpu during the operation (s), of ${cores} cores x wall time:`,
+    ...results.map(({ operation, contender, cpu, totalMs }) =>
+      `  ${`${operation} ${contender}`.padEnd(17)} ${contender} ${seconds(cpu.toolMs)}, redis-servers ${seconds(cpu.serversMs)} ` +
+        `(busiest pod ${cpu.busiestServer.ordinal}: ${seconds(cpu.busiestServer.ms)}), bench client ${seconds(cpu.benchMs)}; ` +
+        `${seconds((cpu.toolMs ?? 0) + cpu.serversMs + cpu.benchMs)} of ${seconds(cores * totalMs)} available`,
+    ),
+  );
   parts.push(
     '',
     'wire: protocol commands per slot moved, summed over all nodes (calls/slot, server ms in total):',
