@@ -85,6 +85,19 @@ export function planPhase(view: ClusterView, desired: DesiredShape, phase: PlanP
       const moves = spreadEvenly(working, toMove, targets.map((pod) => pod.id));
       steps.push({ kind: 'migrate', moves });
     }
+    // Replicas that stay must not follow a node that leaves (CLUSTER FORGET refuses a node's own master).
+    const removedIds = new Set(removed.map((pod) => pod.id));
+    const stayingMasters = survivors.filter((pod) => isMember(pod) && working.role.get(pod.id) === 'master' && slotsOf(pod.id).length > 0);
+    const replicaCount = (id: string) => survivors.filter((pod) => working.masterOf.get(pod.id) === id).length;
+    for (const pod of survivors) {
+      if (!isMember(pod) || working.role.get(pod.id) !== 'replica') continue;
+      const master = working.masterOf.get(pod.id);
+      if (master && !removedIds.has(master)) continue;
+      const newMaster = [...stayingMasters].sort((a, b) => replicaCount(a.id) - replicaCount(b.id) || a.ordinal - b.ordinal)[0];
+      if (!newMaster) continue;
+      steps.push({ kind: 'replicate', node: pod.id, master: newMaster.id });
+      working.masterOf.set(pod.id, newMaster.id);
+    }
     for (const pod of removed) steps.push({ kind: 'removeNode', node: pod.id });
     return { steps, notes, members: [...membership.main] };
   }
@@ -114,9 +127,8 @@ export function planPhase(view: ClusterView, desired: DesiredShape, phase: PlanP
 
   // Slot targets: the masters already holding the most slots keep the odd extra slots.
   const { base, withExtra } = evenShare(desired.masters);
-  const byCount = [...finalMasters].sort(
-    (a, b) => slotsOf(b.id).length - slotsOf(a.id).length || a.ordinal - b.ordinal,
-  );
+  const countOf = new Map(finalMasters.map((pod) => [pod.id, slotsOf(pod.id).length]));
+  const byCount = [...finalMasters].sort((a, b) => countOf.get(b.id)! - countOf.get(a.id)! || a.ordinal - b.ordinal);
   const target = new Map(byCount.map((pod, index) => [pod.id, base + (index < withExtra ? 1 : 0)]));
 
   const outgoing: Array<{ from: string; slots: number[] }> = [];
