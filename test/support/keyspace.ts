@@ -57,7 +57,7 @@ export async function verifyKeys(pods: LocalRedisPods, keys: KeySet, batch = 200
   }
 }
 
-async function verifyKeysWith(cluster: Cluster, keys: KeySet, batch: number): Promise<KeyVerification> {
+export async function verifyKeysWith(cluster: Cluster, keys: KeySet, batch: number): Promise<KeyVerification> {
   const result: KeyVerification = { checked: 0, missing: 0, wrong: 0, examples: [] };
   for (let start = 0; start < keys.count; start += batch) {
     const end = Math.min(keys.count, start + batch);

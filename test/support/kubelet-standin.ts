@@ -11,7 +11,6 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { objectKey, type KubeObject } from './manifests';
@@ -55,6 +54,7 @@ export interface JobRun {
 export class ConfigError extends Error {}
 
 const secondOctet = 20 + (process.pid % 200);
+const standInRoot = '/var/tmp/kubelet-standin';
 
 export class StandInCluster {
   readonly namespace: string;
@@ -65,6 +65,8 @@ export class StandInCluster {
   /** Pods that could not start, with the reason (CreateContainerConfigError). */
   readonly pendingPods = new Map<string, string>();
   readonly jobs = new Map<string, JobRun>();
+  /** What happened, in order: `pod started redis-cluster-6`, `job succeeded redis-cluster-topology-pre`, ... */
+  readonly events: string[] = [];
   private readonly hostsFile: string;
   private readonly shimDir: string;
   private nextAddress = 10;
@@ -74,7 +76,9 @@ export class StandInCluster {
     this.options = options;
     this.namespace = options.namespace ?? 'default';
     this.clusterDomain = options.clusterDomain ?? 'cluster.local';
-    this.baseDir = mkdtempSync(path.join(tmpdir(), `kubelet-standin-${options.subnet}-`));
+    // Not under /tmp: containers mount their own /tmp, which would hide the volumes' sources.
+    mkdirSync(standInRoot, { recursive: true });
+    this.baseDir = mkdtempSync(path.join(standInRoot, `${options.subnet}-`));
     this.hostsFile = path.join(this.baseDir, 'hosts');
     this.shimDir = path.join(this.baseDir, 'shims');
     this.writeShims();
@@ -282,6 +286,7 @@ export class StandInCluster {
     this.pendingPods.delete(name);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     this.pods.set(name, { name, ordinal, statefulSet: statefulSet.metadata.name, ip, process: child, dir, exited });
+    this.events.push(`pod started ${name}`);
     this.writeHosts();
   }
 
@@ -302,6 +307,7 @@ export class StandInCluster {
       clearTimeout(timer);
     }
     this.pods.delete(name);
+    this.events.push(`pod stopped ${name}`);
     this.lastReady.delete(name);
     rmSync(pod.dir, { recursive: true, force: true });
   }
@@ -389,7 +395,9 @@ export class StandInCluster {
         await sleep(Math.min(10_000, 500 * 2 ** (run.attempts - 1)));
       }
       run.durationMs = Date.now() - started;
+      this.events.push(`job ${run.status} ${name}`);
     })();
+    this.events.push(`job started ${name}`);
     this.jobs.set(name, run);
   }
 
@@ -408,6 +416,9 @@ export class StandInCluster {
     const environment = this.containerEnvironment(container, context);
     const mounts: string[] = [];
     for (const mount of container.volumeMounts ?? []) {
+      if (this.baseDir.startsWith(`${mount.mountPath.replace(/\/$/, '')}/`)) {
+        throw new Error(`${context.podName}: mountPath ${mount.mountPath} would hide the stand-in's own files under ${this.baseDir}`);
+      }
       const volume = (podSpec.volumes ?? []).find((candidate: any) => candidate.name === mount.name);
       const source = volume
         ? this.materializeVolume(volume, context)

@@ -1,0 +1,4 @@
+// dist/ applied as Argo CD would: PreSync hooks, sync waves, PostSync hooks.
+import { defineScenarios } from './scenarios';
+
+defineScenarios('argocd', 60);
