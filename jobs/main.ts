@@ -7,7 +7,7 @@ import { discoverPods, resolveGivenPods, type Pod } from './discover';
 import { TopologyError, UsageError, describeError, registerSecret } from './errors';
 import { Executor } from './execute';
 import { desiredPodCount, type DesiredShape } from './model';
-import { findDisagreements, observe } from './observe';
+import { findDisagreements, observe, readPod } from './observe';
 import { planPhase, type PlanPhase } from './plan';
 import { createLog, formatDuration, type Log } from './progress';
 import { shapeProblems } from './shape';
@@ -52,6 +52,7 @@ async function runPhase(phase: PlanPhase, settings: Settings, pods: readonly Pod
     if (plan.steps.length === 0) {
       const problems = await verify(phase, desired, pods, connections, settings);
       if (problems.length === 0) {
+        if (phase === 'post' && !settings.dryRun) await saveConfigs(pods.slice(0, desiredPodCount(desired)), connections, log);
         log.info(
           round === 1
             ? `${phase}: cluster already has the desired shape (${settings.masters} masters x ${settings.replicasPerMaster} replicas)`
@@ -87,6 +88,26 @@ async function runPhase(phase: PlanPhase, settings: Settings, pods: readonly Pod
     });
     await executor.run();
   }
+}
+
+/**
+ * Redis writes nodes.conf on topology events, not when it learns a peer's hostname; the pods'
+ * start script repairs addresses from those hostnames, so once every node shows every peer's
+ * hostname (bounded wait) each node saves its config.
+ */
+async function saveConfigs(pods: readonly Pod[], connections: Connections, log: Log): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const reports = await Promise.all(pods.map((pod) => readPod(connections, pod, false)));
+    const announcing = reports.some((report) => report.self.hostname !== '');
+    const missing = reports.filter((report) => report.entries.some((entry) => entry.hostname === ''));
+    if (!announcing || missing.length === 0 || Date.now() > deadline) {
+      if (announcing && missing.length > 0) log.warn(`pods ${missing.map((report) => report.pod.ordinal).join(',')} do not show every peer's hostname yet; saving nodes.conf anyway`);
+      break;
+    }
+    await sleep(500);
+  }
+  await Promise.all(pods.map(async (pod) => (await connections.client(pod)).call('CLUSTER', 'SAVECONFIG')));
 }
 
 async function verify(phase: PlanPhase, desired: DesiredShape, pods: readonly Pod[], connections: Connections, settings: Settings): Promise<string[]> {

@@ -11,6 +11,8 @@ export interface ClusterNodesEntry {
   readonly id: string;
   /** ip:port as announced ("" ip when noaddr). */
   readonly address: string;
+  /** cluster-announce-hostname, "" when the node announces none. */
+  readonly hostname: string;
   readonly flags: ReadonlySet<string>;
   readonly masterId: string | null;
   readonly configEpoch: number;
@@ -47,6 +49,7 @@ export function parseClusterNodes(text: string): ClusterNodesEntry[] {
     entries.push({
       id,
       address: addressField.split('@')[0]!,
+      hostname: addressField.split(',')[1] ?? '',
       flags: new Set(flagsField.split(',')),
       masterId: master === '-' ? null : master,
       configEpoch: Number(epoch),
