@@ -123,6 +123,13 @@ export function formatReport(results: OperationResult[], floor: FloorResult | un
       return `  ${`${result.operation} ${result.contender}`.padEnd(17)} ${perSlot.join(', ')}${keysPerMigrate}`;
     }),
   );
+  parts.push(
+    '',
+    'client: slowest commands (ms, at s after the operation started):',
+    ...results.map(({ operation, contender, client }) =>
+      `  ${`${operation} ${contender}`.padEnd(17)} ${client.slowest.slice(0, 6).map((entry) => `${entry.ms.toFixed(0)} @${(entry.atMs / 1000).toFixed(2)}`).join(', ') || '-'}`,
+    ),
+  );
   const ratioRows = ratios(results).map((ratio) => [
     ratio.operation,
     'program/redis-cli',

@@ -17,6 +17,8 @@ export interface TrafficStats {
   /** Reads of a bench key that came back absent or with another value. */
   wrongReads: number;
   errorExamples: string[];
+  /** The slowest commands: when they started (ms after the operation started), how long they took. */
+  slowest: Array<{ atMs: number; ms: number; command: 'read' | 'write' }>;
   /** Writes acknowledged but absent or different afterwards (filled in by verifyWrites). */
   lostWrites?: number;
 }
@@ -27,6 +29,7 @@ const DRAIN_TIMEOUT_MS = 15_000;
 
 export class Traffic {
   private readonly latencies: number[] = [];
+  private readonly timeline: Array<{ atMs: number; ms: number; command: 'read' | 'write' }> = [];
   private readonly acknowledgedWrites: string[] = [];
   private readonly pending = new Set<Promise<void>>();
   private stats = { reads: 0, writes: 0, errors: 0, wrongReads: 0, errorExamples: [] as string[] };
@@ -69,6 +72,7 @@ export class Traffic {
       errors: this.stats.errors,
       wrongReads: this.stats.wrongReads,
       errorExamples: this.stats.errorExamples,
+      slowest: [...this.timeline].sort((a, b) => b.ms - a.ms).slice(0, 10).map((entry) => ({ ...entry, atMs: Math.round(entry.atMs), ms: Number(entry.ms.toFixed(1)) })),
     };
   }
 
@@ -105,7 +109,7 @@ export class Traffic {
     const started = performance.now();
     try {
       const value = await this.cluster.get(this.dataset.key(number));
-      this.latencies.push(performance.now() - started);
+      this.record(started, 'read');
       this.stats.reads++;
       if (value !== this.dataset.value(number)) {
         this.stats.wrongReads++;
@@ -122,12 +126,18 @@ export class Traffic {
     const started = performance.now();
     try {
       await this.cluster.set(key, key);
-      this.latencies.push(performance.now() - started);
+      this.record(started, 'write');
       this.stats.writes++;
       this.acknowledgedWrites.push(key);
     } catch (error) {
       this.recordError(`write: ${(error as Error).message}`);
     }
+  }
+
+  private record(started: number, command: 'read' | 'write'): void {
+    const ms = performance.now() - started;
+    this.latencies.push(ms);
+    if (ms >= 5) this.timeline.push({ atMs: started - this.startedAt, ms, command });
   }
 
   private recordError(message: string, count = 1): void {
