@@ -65,6 +65,8 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** SIGKILL after this long and report timedOut. @default 90 s */
   timeoutMs?: number;
+  /** Called with stdout and stderr as they arrive (e.g. to act when a log line appears). */
+  onOutput?: (chunk: string) => void;
 }
 
 export interface RunningTopology {
@@ -80,8 +82,14 @@ export function startTopology(args: string[], options: RunOptions = {}): Running
   const child = spawn(process.execPath, [bundlePath, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    options.onOutput?.(chunk);
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    options.onOutput?.(chunk);
+  });
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
