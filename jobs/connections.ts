@@ -60,7 +60,9 @@ export class Connections {
     await Promise.all(
       clients.map(async (client) => {
         try {
-          await Promise.race([client.quit(), new Promise((resolve) => setTimeout(resolve, 1000))]);
+          let timer: NodeJS.Timeout | undefined;
+          const giveUp = new Promise((resolve) => (timer = setTimeout(resolve, 1000)));
+          await Promise.race([client.quit(), giveUp]).finally(() => clearTimeout(timer));
         } catch {
           // already gone
         }

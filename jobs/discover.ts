@@ -43,6 +43,12 @@ export async function resolveGivenPods(addresses: readonly PodAddress[], lookup:
   );
 }
 
+/** The name authoritatively does not exist (NXDOMAIN / no address), as opposed to a lookup that failed. */
+function isNoSuchName(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOTFOUND' || code === 'ENODATA' || code === 'EAI_NONAME' || code === 'ENONAME';
+}
+
 /**
  * DNS discovery: ordinals 0, 1, 2, ... until one does not resolve. With `atLeast`, keeps
  * trying (bounded by `timeoutMs`) until ordinals 0..atLeast-1 all resolve.
@@ -63,8 +69,17 @@ export async function discoverPods(
       let ip: string;
       try {
         ip = await lookup(host);
-      } catch {
-        break;
+      } catch (error) {
+        if (isNoSuchName(error)) break;
+        // A DNS timeout or server failure says nothing about the pod: ask again rather than
+        // conclude it is gone (pre would then plan as if the cluster were smaller).
+        if (Date.now() >= deadline) {
+          throw new TopologyError(`${host} could not be looked up: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 'check the cluster DNS');
+        }
+        onWait(`looking up ${host} failed (${(error as NodeJS.ErrnoException).code ?? String(error)}); retrying`);
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        ordinal--;
+        continue;
       }
       pods.push({ ordinal, host, ip, port: settings.discovery.port, name: podName(ordinal, { host, port: settings.discovery.port }) });
     }

@@ -19,7 +19,8 @@ async function findPods(settings: Settings, connections: Connections, log: Log):
   const needed = desiredPodCount(settings);
   if (settings.pods) return resolveGivenPods(settings.pods);
   const waitForAll = settings.phase !== 'pre';
-  const pods = await discoverPods(settings, waitForAll ? needed : 1, settings.podWaitTimeoutMs, (message) => log.info(message));
+  // pre runs before the StatefulSet changes, on the very first sync before it exists: no pod is then a valid answer.
+  const pods = await discoverPods(settings, waitForAll ? needed : 0, settings.podWaitTimeoutMs, (message) => log.info(message));
   if (!waitForAll) return pods;
   // post: the desired pods must also answer PING (bounded wait: they may still be starting).
   const deadline = Date.now() + settings.podWaitTimeoutMs;
@@ -146,6 +147,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       `topology ${settings.phase}${settings.dryRun ? ' (dry run)' : ''}: want ${settings.masters} masters x ${settings.replicasPerMaster} replicas = ${desiredPodCount(settings)} pods`,
     );
     const pods = await findPods(settings, connections, log);
+    if (pods.length === 0) {
+      log.info(`${settings.phase}: no pods exist yet (first sync): nothing to remove`);
+      return 0;
+    }
     log.info(`pods: ${pods.map((pod) => `${pod.ordinal}=${pod.host}:${pod.port}${pod.ip !== pod.host ? ` (${pod.ip})` : ''}`).join(', ')}`);
     const phases: PlanPhase[] = settings.phase === 'all' ? ['pre', 'post'] : [settings.phase];
     for (const phase of phases) {
