@@ -133,6 +133,7 @@ export async function clusterRoles(
   const lines = new Map<number, string[]>();
   for (const ordinal of runningOrdinals(cluster)) {
     const client = new Redis({ host: podAddress(cluster, ordinal), port: 6379, password, lazyConnect: true, maxRetriesPerRequest: 1 });
+    client.on('error', () => {});
     try {
       await client.connect();
       const nodes = String(await client.call('CLUSTER', 'NODES')).trim().split('\n');

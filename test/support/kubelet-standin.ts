@@ -68,6 +68,8 @@ export class StandInCluster {
   /** What happened, in order: `pod started redis-cluster-6`, `job succeeded redis-cluster-topology-pre`, ... */
   readonly events: string[] = [];
   private readonly hostsFile: string;
+  private readonly nsswitchFile: string;
+  private destroyed = false;
   private readonly shimDir: string;
   private nextAddress = 10;
   private readonly options: StandInOptions;
@@ -80,6 +82,8 @@ export class StandInCluster {
     mkdirSync(standInRoot, { recursive: true });
     this.baseDir = mkdtempSync(path.join(standInRoot, `${options.subnet}-`));
     this.hostsFile = path.join(this.baseDir, 'hosts');
+    this.nsswitchFile = path.join(this.baseDir, 'nsswitch.conf');
+    writeFileSync(this.nsswitchFile, 'passwd: files\ngroup: files\nhosts: files\n');
     this.shimDir = path.join(this.baseDir, 'shims');
     this.writeShims();
     this.writeHosts();
@@ -200,11 +204,14 @@ export class StandInCluster {
     return `${this.podName(statefulSet.metadata.name, ordinal)}.${statefulSet.spec.serviceName}.${this.namespace}.svc.${this.clusterDomain}`;
   }
 
-  /** Restarts every pod of a StatefulSet at once; each comes back with a new address. */
-  async restartAllPods(statefulSet: string): Promise<void> {
+  /**
+   * Restarts every pod of a StatefulSet at once; each comes back with a new address. `crash`
+   * kills them (SIGKILL, no preStop), as when their nodes fail; otherwise they are deleted gracefully.
+   */
+  async restartAllPods(statefulSet: string, { crash = false } = {}): Promise<void> {
     const object = this.mustGet('StatefulSet', statefulSet);
     const ordinals = this.podsOf(statefulSet).map((pod) => pod.ordinal);
-    await Promise.all(ordinals.map((ordinal) => this.stopPod(object, ordinal)));
+    await Promise.all(ordinals.map((ordinal) => this.stopPod(object, ordinal, crash ? 'SIGKILL' : 'SIGTERM')));
     this.writeHosts();
     for (const ordinal of ordinals) await this.startPod(object, ordinal);
   }
@@ -228,6 +235,7 @@ export class StandInCluster {
 
   /** Stops every process and removes every directory this stand-in made. */
   async destroy(): Promise<void> {
+    this.destroyed = true;
     for (const [name, child] of this.jobProcesses) if (this.jobs.get(name)?.status === 'running') child.kill('SIGKILL');
     await Promise.all([...this.jobs.values()].map((run) => run.done));
     for (const statefulSet of [...this.objects.values()].filter((object) => object.kind === 'StatefulSet')) {
@@ -370,7 +378,7 @@ export class StandInCluster {
           child = this.containerProcess(podSpec, podSpec.containers[0], { podName: `${name}-${run.attempts}`, ip: '127.0.0.1', dir, claimDirs: new Map() });
         } catch (error) {
           run.logs += `cannot start: ${(error as Error).message}\n`;
-          if (error instanceof ConfigError && Date.now() - started < 30_000 && this.objects.has(objectKey(job))) {
+          if (error instanceof ConfigError && !this.destroyed && Date.now() - started < 30_000 && this.objects.has(objectKey(job))) {
             await sleep(500); // a pod waits for its ConfigMap / Secret
             run.attempts--;
             continue;
@@ -388,7 +396,7 @@ export class StandInCluster {
           run.status = 'succeeded';
           break;
         }
-        if (!this.objects.has(objectKey(job)) || run.attempts > backoffLimit || Date.now() - started >= deadlineMs) {
+        if (this.destroyed || !this.objects.has(objectKey(job)) || run.attempts > backoffLimit || Date.now() - started >= deadlineMs) {
           run.status = 'failed';
           break;
         }
@@ -436,7 +444,9 @@ export class StandInCluster {
       mounts.push(`mount --bind ${shellQuote(from)} ${shellQuote(mount.mountPath)}`);
       if (mount.readOnly || volume?.configMap || volume?.secret) mounts.push(`mount -o remount,bind,ro ${shellQuote(mount.mountPath)}`);
     }
+    // Cluster DNS is the hosts file alone: a name it lacks fails at once, and no query leaves the host.
     mounts.push(`mount --bind ${shellQuote(this.hostsFile)} /etc/hosts`);
+    mounts.push(`mount --bind ${shellQuote(this.nsswitchFile)} /etc/nsswitch.conf`);
     const command: string[] = [...(container.command ?? []), ...(container.args ?? [])].map((part: string) => expandReferences(part, environment));
     if (command.length === 0) throw new Error(`${context.podName}: container ${container.name} has no command; the stand-in does not know image entrypoints`);
     writeFileSync(path.join(context.dir, 'env.json'), JSON.stringify(environment));
