@@ -13,11 +13,10 @@ export class Connections {
   async connect(pod: Pod, connectTimeoutMs = 5000): Promise<Redis> {
     if (this.closed) throw new Error('connections are closed: the program is exiting');
     const existing = this.clients.get(pod.ordinal);
-    if (existing && existing.status === 'ready') return existing;
-    if (existing) {
-      existing.disconnect();
-      this.clients.delete(pod.ordinal);
-    }
+    // A client that is (re)connecting is kept: ioredis fails its queued commands after
+    // maxRetriesPerRequest reconnects. Replacing it would strand them, and the run would hang.
+    if (existing && existing.status !== 'end') return existing;
+    if (existing) this.clients.delete(pod.ordinal);
     const client = new Redis({
       host: pod.ip,
       port: pod.port,
@@ -25,6 +24,9 @@ export class Connections {
       lazyConnect: true,
       connectTimeout: connectTimeoutMs,
       maxRetriesPerRequest: 2,
+      // Bounds a command to a pod that stopped answering without closing the connection
+      // (its node lost): MIGRATE batches take far less.
+      commandTimeout: 120_000,
       enableAutoPipelining: true,
       enableReadyCheck: true,
       // Reconnect a few times within a run (a pod restarting), then give up.

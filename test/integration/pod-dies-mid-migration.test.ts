@@ -1,12 +1,7 @@
 // A pod dies while slots migrate to it: the program must give up within bounded time with a
 // message naming the pod (a Job that hangs blocks the sync), and once the pod is back (its
 // volume kept: appendonly, as the chart's redis.conf) a rerun converges with every key.
-//
-// Known failure (2026-11-24, jobs at 2542958): the program hangs until the 60 s timeout.
-// Cause: Connections.connect() disconnect()s a client that is 'reconnecting' and makes a new
-// one; ioredis never settles commands queued on a client disconnected while reconnecting
-// (reproduced standalone), so the other workers' commands to the dead pod stay pending and
-// the migration's Promise.allSettled never returns.
+
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalRedisPods } from '../support/redis-pods.js';
