@@ -201,6 +201,14 @@ export function defineScenarios(tool: GitOpsTool, subnet: number): void {
       await assertAllKeys(cluster, password, keys);
     });
 
+    await step('masters 3 -> 4 again: pods 6 and 7 come back on their kept volumes and rejoin', async () => {
+      await repository.synth({ masters: 4 });
+      const result = await timed(`${tool} sync to 4 masters again`, () => repository.sync(cluster));
+      assert.ok(result.ok, `sync failed at ${result.failedStep}: ${result.error}\n${jobLogs(cluster, postJobName)}`);
+      await assertShape(cluster, password, 4, 1);
+      await assertAllKeys(cluster, password, keys);
+    });
+
     await step('delete: pods go, the volume claims stay (retention policy Retain)', async () => {
       const statefulSet = cluster.get('StatefulSet', statefulSetName)!;
       assert.deepEqual(statefulSet.spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: 'Retain', whenScaled: 'Retain' });
