@@ -268,11 +268,16 @@ export class Executor {
     }
     for (const pod of removed) this.members.delete(pod.ordinal);
     // Reset first (the node forgets everyone), then every survivor forgets it at once,
-    // well inside the 60 s ban that keeps gossip from bringing it back.
+    // well inside the 60 s ban that keeps gossip from bringing it back. A replica's reset
+    // empties its memory but not its AOF, which would bring the old keys back when the pod
+    // returns on its kept volume (the next grow would then refuse it): FLUSHALL, now that it
+    // is an empty master outside the cluster, is written to the AOF too.
     await Promise.all(
       removed.map((pod) =>
-        withRetry(`${pod.name}: CLUSTER RESET HARD`, async () => {
-          await call(await this.client(pod), 'CLUSTER', 'RESET', 'HARD');
+        withRetry(`${pod.name}: CLUSTER RESET HARD and FLUSHALL`, async () => {
+          const client = await this.client(pod);
+          await call(client, 'CLUSTER', 'RESET', 'HARD');
+          await call(client, 'FLUSHALL');
         }),
       ),
     );
