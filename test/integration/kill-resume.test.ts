@@ -6,8 +6,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalRedisPods } from '../support/redis-pods.js';
 import { assertClusterShape } from '../support/cluster-view.js';
-import { assertAllKeys, bulkClient, keysOnMasters, loadKeys, type KeySet } from '../support/keyspace.js';
-import { describeRun, ensureBundle, runTopology, runTopologyOk, startTopology, topologyArgs, type TopologyRun } from '../support/topology-cli.js';
+import { assertAllKeys, keysOnMasters, type KeySet } from '../support/keyspace.js';
+import { describeRun, runTopology, runTopologyOk, startTopology, topologyArgs, type TopologyRun } from '../support/topology-cli.js';
+import { bootstrapSeedCluster } from '../support/seed-cluster.js';
 
 // appendonly as the chart's redis.conf has it: pods 6 and 7 keep their volumes across the
 // shrink, so what the program did to them (reset, flush) must have reached the disk.
@@ -79,15 +80,7 @@ function migrationDurationMs(run: TopologyRun): number {
 }
 
 before(async () => {
-  ensureBundle();
-  await pods.startMany(6);
-  await runTopologyOk(topologyArgs({ phase: 'post', masters: 3, replicasPerMaster: 1, pods: pods.addresses(6) }));
-  const cluster = bulkClient(pods);
-  try {
-    await loadKeys(cluster, keys);
-  } finally {
-    await cluster.quit();
-  }
+  await bootstrapSeedCluster(pods, keys);
   await pods.startMany(2, 6);
 });
 

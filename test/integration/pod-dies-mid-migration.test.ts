@@ -6,22 +6,15 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalRedisPods } from '../support/redis-pods.js';
 import { assertClusterShape } from '../support/cluster-view.js';
-import { assertAllKeys, bulkClient, loadKeys, type KeySet } from '../support/keyspace.js';
-import { describeRun, ensureBundle, runTopologyOk, startTopology, topologyArgs } from '../support/topology-cli.js';
+import { assertAllKeys, type KeySet } from '../support/keyspace.js';
+import { describeRun, runTopologyOk, startTopology, topologyArgs } from '../support/topology-cli.js';
+import { bootstrapSeedCluster } from '../support/seed-cluster.js';
 
 const pods = new LocalRedisPods({ subnet: 40, extraArgs: ['--appendonly', 'yes'] });
 const keys: KeySet = { prefix: 'dies', count: 80_000, valueSize: 100 };
 
 before(async () => {
-  ensureBundle();
-  await pods.startMany(6);
-  await runTopologyOk(topologyArgs({ phase: 'post', masters: 3, replicasPerMaster: 1, pods: pods.addresses(6) }));
-  const cluster = bulkClient(pods);
-  try {
-    await loadKeys(cluster, keys);
-  } finally {
-    await cluster.quit();
-  }
+  await bootstrapSeedCluster(pods, keys);
   await pods.startMany(2, 6);
 });
 

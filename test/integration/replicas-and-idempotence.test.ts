@@ -4,8 +4,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalRedisPods } from '../support/redis-pods.js';
 import { assertClusterShape, readClusterNodes, slotRanges, slotsByAddress, topologySnapshot } from '../support/cluster-view.js';
-import { assertAllKeys, bulkClient, loadKeys, type KeySet } from '../support/keyspace.js';
-import { describeRun, ensureBundle, runTopology, runTopologyOk, topologyArgs } from '../support/topology-cli.js';
+import { assertAllKeys, type KeySet } from '../support/keyspace.js';
+import { describeRun, runTopology, runTopologyOk, topologyArgs } from '../support/topology-cli.js';
+import { bootstrapSeedCluster } from '../support/seed-cluster.js';
 
 const pods = new LocalRedisPods({ subnet: 42 });
 const keys: KeySet = { prefix: 'replicas', count: 5_000 };
@@ -23,15 +24,7 @@ async function assertKnowsOnlyItself(ordinal: number): Promise<void> {
 }
 
 before(async () => {
-  ensureBundle();
-  await pods.startMany(6);
-  await runTopologyOk(topologyArgs({ phase: 'post', masters: 3, replicasPerMaster: 1, pods: pods.addresses(6) }));
-  const cluster = bulkClient(pods);
-  try {
-    await loadKeys(cluster, keys);
-  } finally {
-    await cluster.quit();
-  }
+  await bootstrapSeedCluster(pods, keys);
 });
 
 after(async () => {

@@ -4,9 +4,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalRedisPods } from '../support/redis-pods.js';
 import { assertClusterShape } from '../support/cluster-view.js';
-import { assertAllKeys, bulkClient, loadKeys, type KeySet } from '../support/keyspace.js';
+import { assertAllKeys, bulkClient, type KeySet } from '../support/keyspace.js';
 import { AckedWriter } from '../support/acked-writes.js';
-import { ensureBundle, runTopologyOk, topologyArgs } from '../support/topology-cli.js';
+import { runTopologyOk, topologyArgs } from '../support/topology-cli.js';
+import { bootstrapSeedCluster } from '../support/seed-cluster.js';
 
 const pods = new LocalRedisPods({ subnet: 44 });
 // Preloaded so that the migrations take a moment while the writer runs.
@@ -14,15 +15,7 @@ const keys: KeySet = { prefix: 'base', count: 60_000, valueSize: 100 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 before(async () => {
-  ensureBundle();
-  await pods.startMany(6);
-  await runTopologyOk(topologyArgs({ phase: 'post', masters: 3, replicasPerMaster: 1, pods: pods.addresses(6) }));
-  const cluster = bulkClient(pods);
-  try {
-    await loadKeys(cluster, keys);
-  } finally {
-    await cluster.quit();
-  }
+  await bootstrapSeedCluster(pods, keys);
 });
 
 after(async () => {
