@@ -266,7 +266,7 @@ export function defineScenarios(tool: GitOpsTool, subnet: number): void {
     assert.equal(result.ok, false, 'the sync should fail');
     assert.equal(result.failedStep, tool === 'argocd' ? 'PreSync' : 'redis-cluster-pre');
     assert.match(jobLogs(cluster, preJobName), /memory/i);
-    console.log(`${tool}: pre Job said: ${jobLogs(cluster, preJobName).trim().split('\n').filter((line) => /memory/i.test(line)).slice(-1)[0]}`);
+    console.log(`${tool}: pre Job said: ${jobLogs(cluster, preJobName).trim().split('\n').filter((line) => /not enough memory/i.test(line)).slice(-1)[0]}`);
     assert.equal(cluster.get('StatefulSet', statefulSetName)!.spec.replicas, 8, 'the StatefulSet was shrunk');
     assert.deepEqual(runningOrdinals(cluster), [0, 1, 2, 3, 4, 5, 6, 7]);
     await assertShape(cluster, password, 4, 1);
