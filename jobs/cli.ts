@@ -1,6 +1,7 @@
 // Command line and environment -> validated Settings. No I/O besides reading the password file.
 import { readFileSync } from 'node:fs';
 import { UsageError } from './errors';
+import { defaultSlotsInFlight } from './migrate';
 
 export type Phase = 'pre' | 'post' | 'all';
 
@@ -31,17 +32,23 @@ export interface Settings {
   readonly podWaitTimeoutMs: number;
   /** How long to wait for all nodes to agree on the configuration after a change. */
   readonly convergeTimeoutMs: number;
+  /** Slots each source/target pair migrates at a time: the speed / client latency trade. */
+  readonly slotsInFlight: number;
 }
 
 export const usage = `Usage: topology --phase pre|post|all --masters M --replicas-per-master R
        [--pods HOST:PORT,HOST:PORT,...] [--password-file FILE] [--dry-run]
+       [--slots-in-flight N]
 
-Environment equivalents: PHASE, MASTERS, REPLICAS_PER_MASTER, PODS, PASSWORD_FILE, DRY_RUN=true;
+Environment equivalents: PHASE, MASTERS, REPLICAS_PER_MASTER, PODS, PASSWORD_FILE, DRY_RUN=true,
+MIGRATION_SLOTS_IN_FLIGHT;
 password from --password-file, else REDIS_PASSWORD, else none.
 Without --pods, pods are found by DNS:
   \${STATEFULSET_NAME}-<ordinal>.\${HEADLESS_SERVICE}.\${POD_NAMESPACE}.svc.\${CLUSTER_DOMAIN}:\${REDIS_PORT}
   (defaults redis-cluster, redis-cluster-svc, default, cluster.local, 6379).
-Timeouts: POD_WAIT_TIMEOUT_SECONDS (default 600), CONVERGE_TIMEOUT_SECONDS (default 120).`;
+Timeouts: POD_WAIT_TIMEOUT_SECONDS (default 600), CONVERGE_TIMEOUT_SECONDS (default 120).
+--slots-in-flight: slots each source/target pair migrates at a time, 1..1024 (default \${defaultSlotsInFlight});
+  more moves keys faster, fewer keeps client latency on the moving masters lower.`;
 
 const flagNames: Record<string, string> = {
   '--phase': 'PHASE',
@@ -49,6 +56,7 @@ const flagNames: Record<string, string> = {
   '--replicas-per-master': 'REPLICAS_PER_MASTER',
   '--pods': 'PODS',
   '--password-file': 'PASSWORD_FILE',
+  '--slots-in-flight': 'MIGRATION_SLOTS_IN_FLIGHT',
 };
 
 /** Thrown for --help: main prints usage and exits 0. */
@@ -121,6 +129,12 @@ export function parseSettings(
   const dryRunText = values.DRY_RUN ?? env.DRY_RUN;
   const dryRun = dryRunFlag || parseBoolean(dryRunText, 'DRY_RUN');
 
+  const slotsInFlightText = setting('MIGRATION_SLOTS_IN_FLIGHT');
+  const slotsInFlight = slotsInFlightText === undefined ? defaultSlotsInFlight : parseInteger(slotsInFlightText, '--slots-in-flight (MIGRATION_SLOTS_IN_FLIGHT)');
+  if (slotsInFlight < 1 || slotsInFlight > 1024) {
+    throw new UsageError(`--slots-in-flight (MIGRATION_SLOTS_IN_FLIGHT) must be an integer from 1 to 1024, got ${slotsInFlight}`);
+  }
+
   const port = parseInteger(env.REDIS_PORT?.trim() || '6379', 'REDIS_PORT');
   if (port < 1 || port > 55535) throw new UsageError(`REDIS_PORT must be 1..55535 (the bus port is +10000), got ${port}`);
 
@@ -140,6 +154,7 @@ export function parseSettings(
     },
     podWaitTimeoutMs: parseSeconds(env.POD_WAIT_TIMEOUT_SECONDS, 600, 'POD_WAIT_TIMEOUT_SECONDS'),
     convergeTimeoutMs: parseSeconds(env.CONVERGE_TIMEOUT_SECONDS, 120, 'CONVERGE_TIMEOUT_SECONDS'),
+    slotsInFlight,
   };
 }
 

@@ -11,7 +11,7 @@ import { findDisagreements, observe, readPod } from './observe';
 import { planPhase, type PlanPhase } from './plan';
 import { createLog, formatDuration, type Log } from './progress';
 import { shapeProblems } from './shape';
-import { sleep } from './migrate';
+import { defaultTuning, sleep } from './migrate';
 
 const maxRounds = 4;
 
@@ -86,6 +86,7 @@ async function runPhase(phase: PlanPhase, settings: Settings, pods: readonly Pod
       log,
       convergeTimeoutMs: settings.convergeTimeoutMs,
       estimatedKeys: keysToMove(observation.view, plan.steps),
+      tuning: { ...defaultTuning, slotsInFlight: settings.slotsInFlight },
     });
     await executor.run();
   }
@@ -114,7 +115,7 @@ async function saveConfigs(pods: readonly Pod[], connections: Connections, log: 
 async function verify(phase: PlanPhase, desired: DesiredShape, pods: readonly Pod[], connections: Connections, settings: Settings): Promise<string[]> {
   const deadline = Date.now() + Math.min(settings.convergeTimeoutMs, 60_000);
   for (;;) {
-    const observation = await observe(connections, pods);
+    const observation = await observe(connections, pods, false);
     const problems = shapeProblems(observation.view, desired, phase);
     if (phase === 'post') {
       const members = observation.reports.filter((report) => report.pod.ordinal < desiredPodCount(desired));

@@ -1,8 +1,8 @@
 // The slot migration engine (the hot path). Per slot the safe protocol: IMPORTING on the
 // target, MIGRATING on the source, MIGRATE the keys in large batches until the slot is empty,
-// then SETSLOT NODE on the target, the source and every other master. Many slots are in
-// flight per source/target pair (their commands pipeline on the shared connections) and all
-// pairs run at once.
+// then SETSLOT NODE on the target, the source and every other master. A pair moves a window
+// of slots at a time, one protocol step for the whole window per round trip (the commands
+// pipeline on the shared connections); all pairs run at once.
 import { Command, type Redis } from 'ioredis';
 import type { Pod } from './discover';
 import { TopologyError, describeError } from './errors';
@@ -21,13 +21,17 @@ export interface MigrationEnvironment {
 export interface MigrationTuning {
   /** Keys per MIGRATE (all from one slot). */
   readonly keysPerBatch: number;
-  /** Slots in flight per source/target pair. */
+  /**
+   * Slots per source/target pair moved together, each protocol step pipelined over all of
+   * them. More is faster; fewer keeps each burst of MIGRATEs (which block the source) short.
+   */
   readonly slotsInFlight: number;
   /** MIGRATE's own I/O timeout, ms. */
   readonly migrateTimeoutMs: number;
 }
 
-export const defaultTuning: MigrationTuning = { keysPerBatch: 1000, slotsInFlight: 16, migrateTimeoutMs: 60_000 };
+export const defaultSlotsInFlight = 32;
+export const defaultTuning: MigrationTuning = { keysPerBatch: 1000, slotsInFlight: defaultSlotsInFlight, migrateTimeoutMs: 60_000 };
 
 const transient = /TRYAGAIN|IOERR|LOADING|CLUSTERDOWN|BUSY |ETIMEDOUT|ECONNRESET|ECONNREFUSED|EPIPE|Connection is closed|Command timed out|MASTERDOWN|Reached the max retries/i;
 
@@ -67,7 +71,7 @@ export class SlotMigrator {
     const totalSlots = moves.reduce((sum, move) => sum + move.slots.length, 0);
     const progress = new MigrationProgress(this.environment.log, totalSlots, estimatedKeys);
     this.environment.log.info(
-      `migrating ${totalSlots} slots (~${estimatedKeys} keys) in ${moves.length} source->target pairs: ` +
+      `migrating ${totalSlots} slots (~${estimatedKeys} keys) in ${moves.length} source->target pairs, ${this.tuning.slotsInFlight} slots at a time per pair: ` +
         moves
           .map((move) => `${this.environment.podOf(move.from).ordinal}->${this.environment.podOf(move.to).ordinal}: ${move.slots.length}`)
           .join(', '),
@@ -83,68 +87,138 @@ export class SlotMigrator {
     return progress;
   }
 
-  /** Set when a slot fails: the other workers finish their slot (not left open) and stop. */
+  /** Set when a slot fails: the other pairs finish their window (not left open) and stop. */
   private stopped = false;
 
+  /** Per source pod, the MIGRATEs sent and not yet answered, and those waiting their turn. */
+  private readonly migrateLanes = new Map<number, { running: number; waiting: Array<() => void> }>();
+
+  /**
+   * MIGRATE blocks its source until the target has stored every key; MIGRATEs pipelined on one
+   * connection run back to back and stall the source's other clients for all of them. So per
+   * source only a few are outstanding (1 per 16 slots in flight, at least 1): clients are
+   * served in between, and fewer slots in flight mean shorter stalls.
+   */
+  private async inLane<T>(source: Pod, operation: () => Promise<T>): Promise<T> {
+    const width = Math.max(1, Math.floor(this.tuning.slotsInFlight / 16));
+    let lane = this.migrateLanes.get(source.ordinal);
+    if (!lane) this.migrateLanes.set(source.ordinal, (lane = { running: 0, waiting: [] }));
+    const current = lane;
+    if (current.running >= width) await new Promise<void>((resolve) => current.waiting.push(resolve));
+    else current.running++;
+    try {
+      return await operation();
+    } finally {
+      const next = current.waiting.shift();
+      if (next) next();
+      else current.running--;
+    }
+  }
+
+  /**
+   * A pair's slots in windows of half the slots in flight, two windows at a time: while one
+   * window's keys move, the other's new owner is being set.
+   */
   private async runPair(move: SlotMove, progress: MigrationProgress): Promise<void> {
-    const queue = [...move.slots];
+    const windowSize = Math.max(1, Math.ceil(this.tuning.slotsInFlight / 2));
+    const windows: number[][] = [];
+    for (let offset = 0; offset < move.slots.length; offset += windowSize) windows.push(move.slots.slice(offset, offset + windowSize));
     const worker = async () => {
-      for (let slot = queue.shift(); slot !== undefined && !this.stopped; slot = queue.shift()) {
+      for (let window = windows.shift(); window && !this.stopped; window = windows.shift()) {
         try {
-          await this.moveSlot(move.from, move.to, slot, progress);
+          await this.moveSlots(move.from, move.to, window, progress);
         } catch (error) {
           this.stopped = true;
           throw error;
         }
-        progress.slotsMoved(1);
       }
     };
-    const workers = Array.from({ length: Math.min(this.tuning.slotsInFlight, queue.length) }, worker);
-    // Let in-flight slots finish (so they are not left open) before reporting the first error.
-    const results = await Promise.allSettled(workers);
+    // Let the other window finish (so it is not left open) before reporting the first error.
+    const results = await Promise.allSettled(Array.from({ length: Math.min(this.tuning.slotsInFlight > 1 ? 2 : 1, windows.length) }, worker));
     const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failed) throw failed.reason;
   }
 
   /** The full protocol for one slot. Safe to repeat: an already moved slot is finalized only. */
   async moveSlot(fromId: string, toId: string, slot: number, progress?: MigrationProgress): Promise<void> {
+    await this.moveSlots(fromId, toId, [slot], progress);
+  }
+
+  /**
+   * The protocol for a window of slots of one pair, each step issued for every slot of the
+   * window at once (one round trip per step, not per slot) and finished for all of them before
+   * the next begins, so per slot the order stays: IMPORTING, MIGRATING, keys, NODE on the
+   * target, NODE on the source. A slot that fails drops out; the others are finished (not left
+   * open), then the first failure is thrown. Safe to repeat.
+   */
+  async moveSlots(fromId: string, toId: string, slots: readonly number[], progress?: MigrationProgress): Promise<void> {
     const source = this.environment.podOf(fromId);
     const target = this.environment.podOf(toId);
     const sourceClient = await this.environment.client(source);
     const targetClient = await this.environment.client(target);
-    const where = `slot ${slot} from ${source.name} to ${target.name}`;
+    const where = (slot: number) => `slot ${slot} from ${source.name} to ${target.name}`;
+    const failures: unknown[] = [];
+    /** Runs `operation` for every slot at once; returns the slots it succeeded for, with its result. */
+    const forEach = async <T>(of: readonly number[], operation: (slot: number) => Promise<T>): Promise<Array<[number, T]>> => {
+      const results = await Promise.allSettled(of.map(operation));
+      const succeeded: Array<[number, T]> = [];
+      results.forEach((result, index) => {
+        if (result.status === 'fulfilled') succeeded.push([of[index]!, result.value]);
+        else failures.push(result.reason);
+      });
+      return succeeded;
+    };
 
-    const alreadyMoved = await withRetry(`${where}: SETSLOT IMPORTING`, async () => {
-      try {
-        await call(targetClient, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
-        return false;
-      } catch (error) {
-        if (/already the owner/i.test(describeError(error))) return true;
-        throw error;
-      }
-    }, this.environment.log);
-    if (!alreadyMoved) {
-      await withRetry(`${where}: SETSLOT MIGRATING`, async () => {
+    const imported = await forEach(slots, (slot) =>
+      withRetry(`${where(slot)}: SETSLOT IMPORTING`, async () => {
+        try {
+          await call(targetClient, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
+          return false;
+        } catch (error) {
+          if (/already the owner/i.test(describeError(error))) return true;
+          throw error;
+        }
+      }, this.environment.log),
+    );
+    const alreadyMoved = imported.filter(([, moved]) => moved).map(([slot]) => slot);
+    const opened = imported.filter(([, moved]) => !moved).map(([slot]) => slot);
+
+    const migrating = await forEach(opened, (slot) =>
+      withRetry(`${where(slot)}: SETSLOT MIGRATING`, async () => {
         try {
           await call(sourceClient, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
         } catch (error) {
           if (/not the owner/i.test(describeError(error))) {
             await call(targetClient, 'CLUSTER', 'SETSLOT', slot, 'STABLE').catch(() => undefined);
             throw new TopologyError(
-              `${where}: the source no longer owns the slot (the cluster changed while planning)`,
+              `${where(slot)}: the source no longer owns the slot (the cluster changed while planning)`,
               'run again: the program re-reads the cluster and plans from there',
             );
           }
           throw error;
         }
-      }, this.environment.log);
-      await this.drainSlot(source, target, slot, progress);
-    }
-    await this.assignSlot(slot, source, target, toId, progress);
+      }, this.environment.log),
+    );
+    // Once a slot is MIGRATING, a key the source lacks is redirected (-ASK) to the target, so
+    // no key can appear on the source: one listing after MIGRATING is complete. Should one
+    // remain anyway, SETSLOT NODE on the source refuses and it is moved then.
+    const drained = await forEach(
+      migrating.map(([slot]) => slot),
+      (slot) => this.drainSlot(source, target, slot, progress, false),
+    );
+
+    const finishing = [...alreadyMoved, ...drained.map(([slot]) => slot)].sort((a, b) => a - b);
+    const assigned = await this.assignSlots(finishing, source, target, toId, forEach, progress);
+    progress?.slotsMoved(assigned.length);
+    if (failures.length > 0) throw failures[0];
   }
 
-  /** MIGRATEs every key of `slot` from source to target, in batches. */
-  async drainSlot(source: Pod, target: Pod, slot: number, progress?: MigrationProgress): Promise<void> {
+  /**
+   * MIGRATEs every key of `slot` from source to target, in batches. With `untilEmpty` false it
+   * stops after a batch smaller than the batch size (the listing was complete), which is only
+   * safe while the slot is MIGRATING on the source.
+   */
+  async drainSlot(source: Pod, target: Pod, slot: number, progress?: MigrationProgress, untilEmpty = true): Promise<void> {
     const sourceClient = await this.environment.client(source);
     const where = `slot ${slot} from ${source.name} to ${target.name}`;
     let batch = this.tuning.keysPerBatch;
@@ -160,7 +234,7 @@ export class SlotMigrator {
         await withRetry(`${where}: MIGRATE ${keys.length} keys`, async () => {
           try {
             const args = [target.ip, String(target.port), '', '0', String(this.tuning.migrateTimeoutMs), 'REPLACE', ...auth, 'KEYS', ...keys];
-            await sourceClient.sendCommand(new Command('MIGRATE', args, { replyEncoding: null }));
+            await this.inLane(source, () => sourceClient.sendCommand(new Command('MIGRATE', args, { replyEncoding: null })) as Promise<unknown>);
           } catch (error) {
             const message = describeError(error);
             if (/NOAUTH|WRONGPASS|invalid password/i.test(message)) {
@@ -179,41 +253,62 @@ export class SlotMigrator {
         throw error;
       }
       progress?.keysMoved(keys.length);
+      if (!untilEmpty && keys.length < batch) return;
     }
   }
 
-  /** SETSLOT NODE on target, then source, then the other masters (best effort: gossip also spreads it). */
-  async assignSlot(slot: number, source: Pod, target: Pod, toId: string, progress?: MigrationProgress): Promise<void> {
-    const where = `slot ${slot} from ${source.name} to ${target.name}`;
-    await withRetry(`${where}: SETSLOT NODE on the target`, async () => {
-      await call(await this.environment.client(target), 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
-    }, this.environment.log);
-    await withRetry(`${where}: SETSLOT NODE on the source`, async () => {
-      try {
-        await call(await this.environment.client(source), 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
-      } catch (error) {
-        // A key written at the last moment: move it too, then try again.
-        if (/still hold keys/i.test(describeError(error))) {
-          await this.drainSlot(source, target, slot, progress);
-          throw new Error('TRYAGAIN keys appeared during the migration');
-        }
-        // Redis 7: the target's claim reached the source by gossip first, it was the source's
-        // last slot, and the source turned itself into a replica; it knows the new owner already.
-        if (/only with masters/i.test(describeError(error))) return;
-        throw error;
-      }
-    }, this.environment.log);
+  /**
+   * SETSLOT NODE for a window: on the target for every slot, then on the source, then on the
+   * other masters (best effort: gossip also spreads it). Returns the slots now owned by the
+   * target on both sides.
+   */
+  private async assignSlots(
+    slots: readonly number[],
+    source: Pod,
+    target: Pod,
+    toId: string,
+    forEach: <T>(of: readonly number[], operation: (slot: number) => Promise<T>) => Promise<Array<[number, T]>>,
+    progress?: MigrationProgress,
+  ): Promise<number[]> {
+    const where = (slot: number) => `slot ${slot} from ${source.name} to ${target.name}`;
+    const onTarget = await forEach(slots, (slot) =>
+      withRetry(`${where(slot)}: SETSLOT NODE on the target`, async () => {
+        await call(await this.environment.client(target), 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+      }, this.environment.log),
+    );
+    const onSource = await forEach(
+      onTarget.map(([slot]) => slot),
+      (slot) =>
+        withRetry(`${where(slot)}: SETSLOT NODE on the source`, async () => {
+          try {
+            await call(await this.environment.client(source), 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+          } catch (error) {
+            // A key left on the source: move it too, then try again.
+            if (/still hold keys/i.test(describeError(error))) {
+              await this.drainSlot(source, target, slot, progress);
+              throw new Error('TRYAGAIN keys appeared during the migration');
+            }
+            // Redis 7: the target's claim reached the source by gossip first, it was the source's
+            // last slot, and the source turned itself into a replica; it knows the new owner already.
+            if (/only with masters/i.test(describeError(error))) return;
+            throw error;
+          }
+        }, this.environment.log),
+    );
+    const assigned = onSource.map(([slot]) => slot);
     await Promise.all(
       this.environment
         .masters()
         .filter((pod) => pod.ordinal !== source.ordinal && pod.ordinal !== target.ordinal)
         .map(async (pod) => {
           try {
-            await call(await this.environment.client(pod), 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+            const client = await this.environment.client(pod);
+            await Promise.all(assigned.map((slot) => call(client, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId).catch(() => undefined)));
           } catch {
             // Gossip carries the new owner to this node anyway.
           }
         }),
     );
+    return assigned;
   }
 }

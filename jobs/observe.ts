@@ -130,13 +130,17 @@ export interface Observation {
   readonly reports: readonly PodReport[];
 }
 
-/** Reads every pod. Unreachable pods, wrong passwords and non-cluster nodes fail here. */
-export async function observe(connections: Connections, pods: readonly Pod[]): Promise<Observation> {
+/**
+ * Reads every pod. Unreachable pods, wrong passwords and non-cluster nodes fail here.
+ * `countKeysPerSlot` false leaves keysBySlot empty (16384 commands per master saved): for
+ * checks of the shape only, never for planning.
+ */
+export async function observe(connections: Connections, pods: readonly Pod[], countKeysPerSlot = true): Promise<Observation> {
   const reports = await Promise.all(pods.map((pod) => readPod(connections, pod, true)));
   const keysBySlot = await Promise.all(
     reports.map(async (report) => {
       const keys = keyCount(report.info);
-      if (keys === 0 || report.self.flags.has('slave')) return {};
+      if (!countKeysPerSlot || keys === 0 || report.self.flags.has('slave')) return {};
       return countKeysBySlot(await connections.client(report.pod), report.pod);
     }),
   );

@@ -170,7 +170,23 @@ export function planPhase(view: ClusterView, desired: DesiredShape, phase: PlanP
       offset += count;
     }
   }
+  // Replicas of masters that exist now attach before the data moves (to an empty master
+  // that is instant, and the keys moving there are replicated as they arrive); a source that
+  // gives away its last slot is re-pointed after.
+  const sourceIds = new Set(outgoing.map((source) => source.from));
+  const replicateNow = (pod: PodNode, master: string) =>
+    !sourceIds.has(pod.id) && working.role.get(master) === 'master' && slotsOf(pod.id).length === 0;
   if (moves.length > 0) {
+    const early = assignReplicas(desired, finalMasters, survivors, working);
+    for (const pod of survivors) {
+      if (masterIds.includes(pod.id)) continue;
+      const master = early.get(pod.id)!;
+      if (working.role.get(pod.id) === 'replica' && working.masterOf.get(pod.id) === master) continue;
+      if (!replicateNow(pod, master)) continue;
+      steps.push({ kind: 'replicate', node: pod.id, master });
+      working.role.set(pod.id, 'replica');
+      working.masterOf.set(pod.id, master);
+    }
     steps.push({ kind: 'migrate', moves });
     // Redis 7: a master that gives away its last slot becomes a replica of the receiver.
     for (const source of outgoing) {

@@ -178,6 +178,11 @@ export function apply(cluster: SimCluster, steps: readonly Step[]): SimCluster {
             node.masterId = to.id;
           }
         }
+        // Replicas attached before the move receive the moved keys as they arrive.
+        for (const node of next.nodes) {
+          const master = node.role === 'replica' ? next.nodes.find((other) => other.id === node.masterId) : undefined;
+          if (master?.role === 'master') node.keys = new Map(master.keys);
+        }
         break;
       }
       case 'replicate': {

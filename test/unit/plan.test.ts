@@ -44,16 +44,16 @@ test('bootstrap: shards are consecutive ordinals, master first', () => {
   assert.deepEqual(replicas, [['node01', 'node00'], ['node03', 'node02'], ['node05', 'node04']]);
 });
 
-test('the seed growth: pod 6 becomes the new master, pod 7 its replica, only surpluses move', () => {
+test('the seed growth: pod 6 becomes the new master, pod 7 its replica (attached before data moves), only surpluses move', () => {
   const grown = seed();
   grown.nodes.push(...cluster('m0', 'm0', 'm0', 'm0', 'm0', 'm0', 'fresh', 'fresh').nodes.slice(6));
   const plan = planPhase(toView(grown), { masters: 4, replicasPerMaster: 1 }, 'post');
-  assert.deepEqual(kinds(plan.steps), ['meet', 'meet', 'migrate', 'replicate']);
-  const migrate = plan.steps[2]!;
+  assert.deepEqual(kinds(plan.steps), ['meet', 'meet', 'replicate', 'migrate']);
+  assert.deepEqual(plan.steps[2], { kind: 'replicate', node: 'node07', master: 'node06' });
+  const migrate = plan.steps[3]!;
   assert.ok(migrate.kind === 'migrate');
   assert.ok(migrate.moves.every((move) => move.to === 'node06'));
   assert.equal(migrate.moves.reduce((sum, move) => sum + move.slots.length, 0), 4096);
-  assert.deepEqual(plan.steps[3], { kind: 'replicate', node: 'node07', master: 'node06' });
 });
 
 test('the seed shrink: pre drains pods 6 and 7 evenly and removes them; post then has nothing to do', () => {

@@ -36,6 +36,16 @@ test('environment equivalents, flags win over env', () => {
   assert.equal(parseSettings(['--masters=6'], env).masters, 6);
 });
 
+test('migration slots in flight: default, flag, env, and its bounds', () => {
+  assert.equal(parseSettings(base, {}).slotsInFlight, 32);
+  assert.equal(parseSettings([...base, '--slots-in-flight', '8'], {}).slotsInFlight, 8);
+  assert.equal(parseSettings(base, { MIGRATION_SLOTS_IN_FLIGHT: '64' }).slotsInFlight, 64);
+  assert.equal(parseSettings([...base, '--slots-in-flight=4'], { MIGRATION_SLOTS_IN_FLIGHT: '64' }).slotsInFlight, 4);
+  for (const value of ['0', '1025', 'fast']) {
+    assert.throws(() => parseSettings([...base, '--slots-in-flight', value], {}), (error) => error instanceof UsageError && /slots-in-flight/.test(error.message));
+  }
+});
+
 test('password file wins over REDIS_PASSWORD and loses its trailing newline', () => {
   const settings = parseSettings([...base, '--password-file', '/secret'], { REDIS_PASSWORD: 'env' }, () => 'from-file\n');
   assert.equal(settings.password, 'from-file');
