@@ -172,6 +172,13 @@ export interface RedisClusterChartProps {
    */
   readonly terminationGracePeriodSeconds?: number;
   /**
+   * How many slots the topology Jobs migrate at once per source/target pair: the rate setting.
+   * Higher moves keys faster and raises client latency during a reshard; lower is gentler
+   * (README, Performance).
+   * @default - the program's default (32)
+   */
+  readonly migrationSlotsInFlight?: number;
+  /**
    * A NetworkPolicy letting clients reach port 6379 and only Redis pods and the Jobs reach the bus port.
    * @default - no NetworkPolicy is created
    */

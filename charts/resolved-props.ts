@@ -33,6 +33,7 @@ export interface ResolvedProps {
   readonly jobActiveDeadlineSeconds: number;
   readonly jobBackoffLimit: number;
   readonly terminationGracePeriodSeconds: number;
+  readonly migrationSlotsInFlight: number | undefined;
   readonly networkPolicy?: { readonly clientPodLabels?: Record<string, string> };
 }
 
@@ -76,6 +77,7 @@ export function resolveProps(props: RedisClusterChartProps = {}): ResolvedProps 
     jobActiveDeadlineSeconds: props.jobActiveDeadlineSeconds ?? 21600,
     jobBackoffLimit: props.jobBackoffLimit ?? 3,
     terminationGracePeriodSeconds: props.terminationGracePeriodSeconds ?? 60,
+    migrationSlotsInFlight: props.migrationSlotsInFlight,
     networkPolicy: props.networkPolicy,
   };
 }

@@ -31,6 +31,7 @@ export function topologyJobEnv(cluster: ResolvedProps): k8s.EnvVar[] {
     fieldRef('POD_NAMESPACE', 'metadata.namespace'),
     { name: 'CLUSTER_DOMAIN', value: cluster.clusterDomain },
     { name: 'REDIS_PORT', value: String(REDIS_PORT) },
+    ...(cluster.migrationSlotsInFlight === undefined ? [] : [{ name: 'MIGRATION_SLOTS_IN_FLIGHT', value: String(cluster.migrationSlotsInFlight) }]),
     ...passwordEnv(cluster),
   ];
 }

@@ -25,7 +25,7 @@ const KNOWN_PROPS: ReadonlySet<string> = new Set<keyof RedisClusterChartProps>([
   'clientServiceName', 'configMapName', 'volumeClaimTemplateName', 'namespace', 'clusterDomain',
   'storageClassName', 'storageSize', 'resources', 'jobResources', 'passwordSecret', 'podLabels',
   'maxmemory', 'maxmemoryPolicy', 'gitops', 'flux', 'jobActiveDeadlineSeconds', 'jobBackoffLimit',
-  'terminationGracePeriodSeconds', 'networkPolicy',
+  'terminationGracePeriodSeconds', 'networkPolicy', 'migrationSlotsInFlight',
 ]);
 
 export const MAXMEMORY_POLICIES = [
@@ -199,6 +199,7 @@ export function validateProps(props: RedisClusterChartProps): ResolvedProps {
   requireInteger('jobActiveDeadlineSeconds', resolved.jobActiveDeadlineSeconds, 60, 7 * 24 * 3600);
   requireInteger('jobBackoffLimit', resolved.jobBackoffLimit, 0, 100);
   requireInteger('terminationGracePeriodSeconds', resolved.terminationGracePeriodSeconds, 0, 3600);
+  if (resolved.migrationSlotsInFlight !== undefined) requireInteger('migrationSlotsInFlight', resolved.migrationSlotsInFlight, 1, 1024);
   if (resolved.networkPolicy !== undefined) {
     requireObject('networkPolicy', resolved.networkPolicy, ['clientPodLabels']);
     if (resolved.networkPolicy.clientPodLabels !== undefined) requireLabels('networkPolicy.clientPodLabels', resolved.networkPolicy.clientPodLabels);

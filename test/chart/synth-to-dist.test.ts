@@ -116,6 +116,7 @@ describe('npm run synth', () => {
     ['gitops unknown', { gitops: 'jenkins' as any }, /Invalid gitops: "jenkins"\. Allowed: "argocd" or "flux"/],
     ['flux path', { gitops: 'flux', flux: { path: 'dist' } }, /Invalid flux\.path: "dist"/],
     ['misspelt prop', { master: 4 } as any, /Invalid master: 4\. Allowed: no such prop; known props are masters/],
+    ['migration rate 0', { migrationSlotsInFlight: 0 }, /Invalid migrationSlotsInFlight: 0\. Allowed: an integer from 1 to 1024/],
     ['too many pods', { masters: 200, replicasPerMaster: 5 }, /Invalid masters: 200\. Allowed: a count whose pods, masters \* \(1 \+ replicasPerMaster\) = 1200, stay at most 1000/],
   ];
 

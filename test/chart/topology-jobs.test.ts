@@ -38,6 +38,14 @@ describe('topology Jobs', () => {
     assert.deepEqual(envOf(post), envOf(pre));
   });
 
+  it('pass the migration rate setting when it is set, and leave the program its default otherwise', () => {
+    assert.equal(envOf(pre).MIGRATION_SLOTS_IN_FLIGHT, undefined);
+    const gentle = synthObjects({ migrationSlotsInFlight: 4 });
+    for (const name of ['redis-cluster-topology-pre', 'redis-cluster-topology-post']) {
+      assert.equal(envOf(find(gentle, 'Job', name)).MIGRATION_SLOTS_IN_FLIGHT, '4');
+    }
+  });
+
   it('never restart in place, run non-root, and may run for hours', () => {
     for (const job of [pre, post]) {
       const pod = job.spec.template.spec;
