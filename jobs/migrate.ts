@@ -90,29 +90,40 @@ export class SlotMigrator {
   /** Set when a slot fails: the other pairs finish their window (not left open) and stop. */
   private stopped = false;
 
-  /** Per source pod, the MIGRATEs sent and not yet answered, and those waiting their turn. */
+  /** Per pod, the MIGRATEs it sends or receives that are not yet answered, and those waiting their turn. */
   private readonly migrateLanes = new Map<number, { running: number; waiting: Array<() => void> }>();
 
   /**
-   * MIGRATE blocks its source until the target has stored every key; MIGRATEs pipelined on one
-   * connection run back to back and stall the source's other clients for all of them. So per
-   * source only a few are outstanding (1 per 16 slots in flight, at least 1): clients are
-   * served in between, and fewer slots in flight mean shorter stalls.
+   * MIGRATE blocks its source until the target has stored every key, and the target stores a
+   * batch in one go; MIGRATEs queued on a pod run back to back and stall its other clients for
+   * all of them. So per pod, as source or target, only a few are outstanding (1 per 16 slots in
+   * flight, at least 1): clients are served in between, and fewer slots in flight mean shorter
+   * stalls. Lanes are taken in ordinal order, so two pairs never wait on each other.
    */
-  private async inLane<T>(source: Pod, operation: () => Promise<T>): Promise<T> {
-    const width = Math.max(1, Math.floor(this.tuning.slotsInFlight / 16));
-    let lane = this.migrateLanes.get(source.ordinal);
-    if (!lane) this.migrateLanes.set(source.ordinal, (lane = { running: 0, waiting: [] }));
-    const current = lane;
-    if (current.running >= width) await new Promise<void>((resolve) => current.waiting.push(resolve));
-    else current.running++;
+  private async inLanes<T>(source: Pod, target: Pod, operation: () => Promise<T>): Promise<T> {
+    const pods = [source, target].sort((a, b) => a.ordinal - b.ordinal);
+    for (const pod of pods) await this.enterLane(pod);
     try {
       return await operation();
     } finally {
-      const next = current.waiting.shift();
-      if (next) next();
-      else current.running--;
+      for (const pod of pods) this.leaveLane(pod);
     }
+  }
+
+  private async enterLane(pod: Pod): Promise<void> {
+    const width = Math.max(1, Math.floor(this.tuning.slotsInFlight / 16));
+    let lane = this.migrateLanes.get(pod.ordinal);
+    if (!lane) this.migrateLanes.set(pod.ordinal, (lane = { running: 0, waiting: [] }));
+    const current = lane;
+    if (current.running < width) current.running++;
+    else await new Promise<void>((resolve) => current.waiting.push(resolve));
+  }
+
+  private leaveLane(pod: Pod): void {
+    const lane = this.migrateLanes.get(pod.ordinal)!;
+    const next = lane.waiting.shift();
+    if (next) next();
+    else lane.running--;
   }
 
   /**
@@ -234,7 +245,7 @@ export class SlotMigrator {
         await withRetry(`${where}: MIGRATE ${keys.length} keys`, async () => {
           try {
             const args = [target.ip, String(target.port), '', '0', String(this.tuning.migrateTimeoutMs), 'REPLACE', ...auth, 'KEYS', ...keys];
-            await this.inLane(source, () => sourceClient.sendCommand(new Command('MIGRATE', args, { replyEncoding: null })) as Promise<unknown>);
+            await this.inLanes(source, target, () => sourceClient.sendCommand(new Command('MIGRATE', args, { replyEncoding: null })) as Promise<unknown>);
           } catch (error) {
             const message = describeError(error);
             if (/NOAUTH|WRONGPASS|invalid password/i.test(message)) {
