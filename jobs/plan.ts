@@ -117,7 +117,11 @@ export function planPhase(view: ClusterView, desired: DesiredShape, phase: PlanP
   }
   for (const pod of finalMasters) {
     if (working.role.get(pod.id) === 'replica') {
-      const meetVia = mainSurvivors.find((other) => other.id !== pod.id && !finalMasters.some((m) => m.id === other.id && working.role.get(m.id) === 'replica'));
+      // Through a pod that stays in the cluster meanwhile: a survivor not being reset itself, else a
+      // pod that is leaving but is still a member until the end of this run.
+      const meetVia = [...mainSurvivors, ...removed].find(
+        (other) => other.id !== pod.id && !finalMasters.some((m) => m.id === other.id && working.role.get(m.id) === 'replica'),
+      );
       if (!meetVia) throw new TopologyError(`no pod left in the cluster to re-join ${pod.name} through`);
       steps.push({ kind: 'makeEmptyMaster', node: pod.id, via: meetVia.id });
       working.role.set(pod.id, 'master');
