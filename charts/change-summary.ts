@@ -74,7 +74,8 @@ function immutableFieldWarnings(previous: readonly KubeObject[], next: readonly 
   const after = next.find((object) => object.kind === 'StatefulSet');
   if (!before || !after || before.metadata?.name !== after.metadata?.name) return [];
   return IMMUTABLE_STATEFULSET_FIELDS.filter((field) => JSON.stringify(before.spec?.[field]) !== JSON.stringify(after.spec?.[field])).map(
-    (field) => `WARNING: StatefulSet ${after.metadata?.name} spec.${field} changed; Kubernetes refuses to change it on a live StatefulSet, so the sync will fail (see README, "Change the cluster")`,
+    (field) =>
+      `WARNING: StatefulSet ${after.metadata?.name} spec.${field} changed; Kubernetes refuses to change it on a live StatefulSet, so the sync will fail (see README, "Change the cluster")`,
   );
 }
 

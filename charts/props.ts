@@ -145,7 +145,8 @@ export interface RedisClusterChartProps {
    * Redis `maxmemory-policy`.
    * @default 'noeviction'
    */
-  readonly maxmemoryPolicy?: 'noeviction' | 'allkeys-lru' | 'allkeys-lfu' | 'allkeys-random' | 'volatile-lru' | 'volatile-lfu' | 'volatile-random' | 'volatile-ttl';
+  readonly maxmemoryPolicy?:
+    'noeviction' | 'allkeys-lru' | 'allkeys-lfu' | 'allkeys-random' | 'volatile-lru' | 'volatile-lfu' | 'volatile-random' | 'volatile-ttl';
   /**
    * GitOps tool that applies dist/: decides the hook annotations (Argo CD) or the pre/main/post split (Flux).
    * @default 'argocd'

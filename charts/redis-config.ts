@@ -21,7 +21,7 @@ export function redisConf(props: ResolvedProps): string {
     `port ${REDIS_PORT}`,
     `cluster-port ${CLUSTER_BUS_PORT}`,
     'cluster-enabled yes',
-    '# Relative to dir, i.e. on the pod\'s volume, so a node keeps its identity across restarts.',
+    "# Relative to dir, i.e. on the pod's volume, so a node keeps its identity across restarts.",
     'cluster-config-file nodes.conf',
     'cluster-node-timeout 5000',
     'appendonly yes',

@@ -19,9 +19,10 @@ export class RedisNetworkPolicy extends Construct {
     const cluster = props.cluster;
     const redisPods = { podSelector: { matchLabels: redisSelectorLabels(cluster) } };
     const clientLabels = cluster.networkPolicy?.clientPodLabels;
-    const clientPeers = clientLabels === undefined
-      ? [{ podSelector: {} }]
-      : [redisPods, { podSelector: { matchLabels: topologyJobSelectorLabels(cluster) } }, { podSelector: { matchLabels: clientLabels } }];
+    const clientPeers =
+      clientLabels === undefined
+        ? [{ podSelector: {} }]
+        : [redisPods, { podSelector: { matchLabels: topologyJobSelectorLabels(cluster) } }, { podSelector: { matchLabels: clientLabels } }];
     this.policy = new k8s.KubeNetworkPolicy(this, 'Policy', {
       metadata: { name: cluster.statefulSetName, namespace: cluster.namespace, labels: commonLabels(cluster, 'server') },
       spec: {

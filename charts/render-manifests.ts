@@ -39,9 +39,7 @@ export function renderManifests(chart: RedisClusterChart): ManifestFiles {
     return files;
   }
   const kustomizationsFile = `${FLUX_KUSTOMIZATIONS_DIRECTORY}/kustomizations.yaml`;
-  files.set('kustomization.yaml', toYamlDocuments([
-    { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: [kustomizationsFile] },
-  ]));
+  files.set('kustomization.yaml', toYamlDocuments([{ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: [kustomizationsFile] }]));
   files.set(kustomizationsFile, toYamlDocuments(byStage.get('gitops')!));
   for (const stage of ['pre', 'main', 'post'] as const) {
     files.set(`${FLUX_STAGE_DIRECTORIES[stage]}/${name}-${stage}.yaml`, toYamlDocuments(byStage.get(stage)!));

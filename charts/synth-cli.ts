@@ -14,8 +14,7 @@ import { InvalidPropError } from './validate';
 export function runSynthCli(props: RedisClusterChartProps, argv: readonly string[] = process.argv.slice(2)): void {
   try {
     const outdirFlag = argv.indexOf('--outdir');
-    const outdir = (outdirFlag >= 0 ? argv[outdirFlag + 1] : undefined)
-      ?? process.env.REDIS_CLUSTER_OUTDIR ?? process.env.CDK8S_OUTDIR ?? 'dist';
+    const outdir = (outdirFlag >= 0 ? argv[outdirFlag + 1] : undefined) ?? process.env.REDIS_CLUSTER_OUTDIR ?? process.env.CDK8S_OUTDIR ?? 'dist';
     const overrides = process.env.REDIS_CLUSTER_PROPS_JSON ? (JSON.parse(process.env.REDIS_CLUSTER_PROPS_JSON) as RedisClusterChartProps) : {};
     const result = synthToDist({ props: { ...props, ...overrides }, outdir });
     const where = path.relative(process.cwd(), path.resolve(outdir)) || '.';

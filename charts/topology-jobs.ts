@@ -85,7 +85,12 @@ export class TopologyJobs extends Construct {
         activeDeadlineSeconds: cluster.jobActiveDeadlineSeconds,
         template: {
           metadata: {
-            labels: { ...cluster.podLabels, ...commonLabels(cluster, 'topology-job'), ...topologyJobSelectorLabels(cluster), 'redis-cluster-gitops/phase': phase },
+            labels: {
+              ...cluster.podLabels,
+              ...commonLabels(cluster, 'topology-job'),
+              ...topologyJobSelectorLabels(cluster),
+              'redis-cluster-gitops/phase': phase,
+            },
             annotations,
           },
           spec: {

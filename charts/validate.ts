@@ -21,15 +21,43 @@ function describe(value: unknown): string {
 }
 
 const KNOWN_PROPS: ReadonlySet<string> = new Set<keyof RedisClusterChartProps>([
-  'masters', 'replicasPerMaster', 'image', 'jobsImage', 'statefulSetName', 'headlessServiceName',
-  'clientServiceName', 'configMapName', 'volumeClaimTemplateName', 'namespace', 'clusterDomain',
-  'storageClassName', 'storageSize', 'resources', 'jobResources', 'passwordSecret', 'podLabels',
-  'maxmemory', 'maxmemoryPolicy', 'gitops', 'flux', 'jobActiveDeadlineSeconds', 'jobBackoffLimit',
-  'terminationGracePeriodSeconds', 'networkPolicy', 'migrationSlotsInFlight',
+  'masters',
+  'replicasPerMaster',
+  'image',
+  'jobsImage',
+  'statefulSetName',
+  'headlessServiceName',
+  'clientServiceName',
+  'configMapName',
+  'volumeClaimTemplateName',
+  'namespace',
+  'clusterDomain',
+  'storageClassName',
+  'storageSize',
+  'resources',
+  'jobResources',
+  'passwordSecret',
+  'podLabels',
+  'maxmemory',
+  'maxmemoryPolicy',
+  'gitops',
+  'flux',
+  'jobActiveDeadlineSeconds',
+  'jobBackoffLimit',
+  'terminationGracePeriodSeconds',
+  'networkPolicy',
+  'migrationSlotsInFlight',
 ]);
 
 export const MAXMEMORY_POLICIES = [
-  'noeviction', 'allkeys-lru', 'allkeys-lfu', 'allkeys-random', 'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl',
+  'noeviction',
+  'allkeys-lru',
+  'allkeys-lfu',
+  'allkeys-random',
+  'volatile-lru',
+  'volatile-lfu',
+  'volatile-random',
+  'volatile-ttl',
 ] as const;
 
 /** Redis Cluster's documented upper bound on the number of nodes. */
@@ -91,7 +119,11 @@ function requireLabels(field: string, value: unknown): void {
     const validKey = (prefix === undefined || (DNS_SUBDOMAIN.test(prefix) && prefix.length <= 253)) && LABEL_NAME.test(name) && name.length <= 63;
     if (!validKey) fail(`${field} key`, key, 'a label name: optional DNS subdomain prefix and "/", then at most 63 letters, digits, "-", "_" or "."');
     if (typeof labelValue !== 'string' || !LABEL_VALUE.test(labelValue) || labelValue.length > 63) {
-      fail(`${field}[${JSON.stringify(key)}]`, labelValue, 'a label value string: at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit (quote "true")');
+      fail(
+        `${field}[${JSON.stringify(key)}]`,
+        labelValue,
+        'a label value string: at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit (quote "true")',
+      );
     }
   }
 }

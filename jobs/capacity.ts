@@ -38,7 +38,7 @@ export function checkCapacity(view: ClusterView, steps: readonly Step[]): void {
   if (problems.length > 0) {
     throw new TopologyError(
       `not enough memory to move the data; nothing was changed: ${problems.join('; ')}`,
-      'raise maxmemory / the pods\' memory, keep more masters, or delete data, then run again',
+      "raise maxmemory / the pods' memory, keep more masters, or delete data, then run again",
     );
   }
 }

@@ -64,11 +64,7 @@ export class HelpRequested extends Error {}
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-export function parseSettings(
-  argv: readonly string[],
-  env: Env,
-  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
-): Settings {
+export function parseSettings(argv: readonly string[], env: Env, readFile: (path: string) => string = (path) => readFileSync(path, 'utf8')): Settings {
   const values: Record<string, string | undefined> = {};
   let dryRunFlag = false;
   for (let index = 0; index < argv.length; index++) {
@@ -130,7 +126,8 @@ export function parseSettings(
   const dryRun = dryRunFlag || parseBoolean(dryRunText, 'DRY_RUN');
 
   const slotsInFlightText = setting('MIGRATION_SLOTS_IN_FLIGHT');
-  const slotsInFlight = slotsInFlightText === undefined ? defaultSlotsInFlight : parseInteger(slotsInFlightText, '--slots-in-flight (MIGRATION_SLOTS_IN_FLIGHT)');
+  const slotsInFlight =
+    slotsInFlightText === undefined ? defaultSlotsInFlight : parseInteger(slotsInFlightText, '--slots-in-flight (MIGRATION_SLOTS_IN_FLIGHT)');
   if (slotsInFlight < 1 || slotsInFlight > 1024) {
     throw new UsageError(`--slots-in-flight (MIGRATION_SLOTS_IN_FLIGHT) must be an integer from 1 to 1024, got ${slotsInFlight}`);
   }

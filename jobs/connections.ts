@@ -79,7 +79,7 @@ export function connectionError(pod: Pod, error: unknown): TopologyError {
   if (/WRONGPASS|NOAUTH|invalid password|invalid username-password|Authentication required/i.test(message)) {
     return new TopologyError(
       `authentication failed for ${pod.name}`,
-      'check the password (the Secret / --password-file / REDIS_PASSWORD) matches the pods\' requirepass',
+      "check the password (the Secret / --password-file / REDIS_PASSWORD) matches the pods' requirepass",
     );
   }
   return new TopologyError(`${pod.name} is unreachable: ${message}`, 'check that the pod is running and the address is right');

@@ -62,7 +62,7 @@ export class Executor {
 
   async run(): Promise<void> {
     const steps = this.plan.steps;
-    for (let index = 0; index < steps.length; ) {
+    for (let index = 0; index < steps.length;) {
       const step = steps[index]!;
       // Consecutive steps of these kinds run together, then the cluster settles once.
       const batchable = ['fixOpenSlot', 'forget', 'meet', 'replicate', 'removeNode', 'assignSlots'].includes(step.kind);

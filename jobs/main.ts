@@ -62,7 +62,10 @@ async function runPhase(phase: PlanPhase, settings: Settings, pods: readonly Pod
         return;
       }
       if (round > maxRounds || settings.dryRun) {
-        throw new TopologyError(`${phase}: the cluster does not have the desired shape: ${problems.join('; ')}`, 'run again; if this persists, inspect with redis-cli --cluster check');
+        throw new TopologyError(
+          `${phase}: the cluster does not have the desired shape: ${problems.join('; ')}`,
+          'run again; if this persists, inspect with redis-cli --cluster check',
+        );
       }
       log.info(`${phase}: nothing left to plan, waiting for the cluster to settle: ${problems.slice(0, 3).join('; ')}`);
       await sleep(1000);
@@ -104,7 +107,8 @@ async function saveConfigs(pods: readonly Pod[], connections: Connections, log: 
     const announcing = reports.some((report) => report.self.hostname !== '');
     const missing = reports.filter((report) => report.entries.some((entry) => entry.hostname === ''));
     if (!announcing || missing.length === 0 || Date.now() > deadline) {
-      if (announcing && missing.length > 0) log.warn(`pods ${missing.map((report) => report.pod.ordinal).join(',')} do not show every peer's hostname yet; saving nodes.conf anyway`);
+      if (announcing && missing.length > 0)
+        log.warn(`pods ${missing.map((report) => report.pod.ordinal).join(',')} do not show every peer's hostname yet; saving nodes.conf anyway`);
       break;
     }
     await sleep(500);

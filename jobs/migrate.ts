@@ -33,7 +33,8 @@ export interface MigrationTuning {
 export const defaultSlotsInFlight = 32;
 export const defaultTuning: MigrationTuning = { keysPerBatch: 1000, slotsInFlight: defaultSlotsInFlight, migrateTimeoutMs: 60_000 };
 
-const transient = /TRYAGAIN|IOERR|LOADING|CLUSTERDOWN|BUSY |ETIMEDOUT|ECONNRESET|ECONNREFUSED|EPIPE|Connection is closed|Command timed out|MASTERDOWN|Reached the max retries/i;
+const transient =
+  /TRYAGAIN|IOERR|LOADING|CLUSTERDOWN|BUSY |ETIMEDOUT|ECONNRESET|ECONNREFUSED|EPIPE|Connection is closed|Command timed out|MASTERDOWN|Reached the max retries/i;
 
 /** Runs `operation`, retrying transient failures with backoff; errors name what failed. */
 export async function withRetry<T>(what: string, operation: () => Promise<T>, log?: Log, attempts = 10): Promise<T> {
@@ -72,9 +73,7 @@ export class SlotMigrator {
     const progress = new MigrationProgress(this.environment.log, totalSlots, estimatedKeys);
     this.environment.log.info(
       `migrating ${totalSlots} slots (~${estimatedKeys} keys) in ${moves.length} source->target pairs, ${this.tuning.slotsInFlight} slots at a time per pair: ` +
-        moves
-          .map((move) => `${this.environment.podOf(move.from).ordinal}->${this.environment.podOf(move.to).ordinal}: ${move.slots.length}`)
-          .join(', '),
+        moves.map((move) => `${this.environment.podOf(move.from).ordinal}->${this.environment.podOf(move.to).ordinal}: ${move.slots.length}`).join(', '),
     );
     this.stopped = false;
     const results = await Promise.allSettled(moves.map((move) => this.runPair(move, progress)));
@@ -181,34 +180,42 @@ export class SlotMigrator {
     };
 
     const imported = await forEach(slots, (slot) =>
-      withRetry(`${where(slot)}: SETSLOT IMPORTING`, async () => {
-        try {
-          await call(targetClient, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
-          return false;
-        } catch (error) {
-          if (/already the owner/i.test(describeError(error))) return true;
-          throw error;
-        }
-      }, this.environment.log),
+      withRetry(
+        `${where(slot)}: SETSLOT IMPORTING`,
+        async () => {
+          try {
+            await call(targetClient, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
+            return false;
+          } catch (error) {
+            if (/already the owner/i.test(describeError(error))) return true;
+            throw error;
+          }
+        },
+        this.environment.log,
+      ),
     );
     const alreadyMoved = imported.filter(([, moved]) => moved).map(([slot]) => slot);
     const opened = imported.filter(([, moved]) => !moved).map(([slot]) => slot);
 
     const migrating = await forEach(opened, (slot) =>
-      withRetry(`${where(slot)}: SETSLOT MIGRATING`, async () => {
-        try {
-          await call(sourceClient, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
-        } catch (error) {
-          if (/not the owner/i.test(describeError(error))) {
-            await call(targetClient, 'CLUSTER', 'SETSLOT', slot, 'STABLE').catch(() => undefined);
-            throw new TopologyError(
-              `${where(slot)}: the source no longer owns the slot (the cluster changed while planning)`,
-              'run again: the program re-reads the cluster and plans from there',
-            );
+      withRetry(
+        `${where(slot)}: SETSLOT MIGRATING`,
+        async () => {
+          try {
+            await call(sourceClient, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
+          } catch (error) {
+            if (/not the owner/i.test(describeError(error))) {
+              await call(targetClient, 'CLUSTER', 'SETSLOT', slot, 'STABLE').catch(() => undefined);
+              throw new TopologyError(
+                `${where(slot)}: the source no longer owns the slot (the cluster changed while planning)`,
+                'run again: the program re-reads the cluster and plans from there',
+              );
+            }
+            throw error;
           }
-          throw error;
-        }
-      }, this.environment.log),
+        },
+        this.environment.log,
+      ),
     );
     // Once a slot is MIGRATING, a key the source lacks is redirected (-ASK) to the target, so
     // no key can appear on the source: one listing after MIGRATING is complete. Should one
@@ -236,24 +243,30 @@ export class SlotMigrator {
     for (;;) {
       const keys = await withRetry(
         `${where}: GETKEYSINSLOT`,
-        async () => (await sourceClient.sendCommand(new Command('CLUSTER', ['GETKEYSINSLOT', String(slot), String(batch)], { replyEncoding: null }))) as Buffer[],
+        async () =>
+          (await sourceClient.sendCommand(new Command('CLUSTER', ['GETKEYSINSLOT', String(slot), String(batch)], { replyEncoding: null }))) as Buffer[],
         this.environment.log,
       );
       if (keys.length === 0) return;
       const auth = this.environment.password === undefined ? [] : ['AUTH', this.environment.password];
       try {
-        await withRetry(`${where}: MIGRATE ${keys.length} keys`, async () => {
-          try {
-            const args = [target.ip, String(target.port), '', '0', String(this.tuning.migrateTimeoutMs), 'REPLACE', ...auth, 'KEYS', ...keys];
-            await this.inLanes(source, target, () => sourceClient.sendCommand(new Command('MIGRATE', args, { replyEncoding: null })) as Promise<unknown>);
-          } catch (error) {
-            const message = describeError(error);
-            if (/NOAUTH|WRONGPASS|invalid password/i.test(message)) {
-              throw new TopologyError(`${where}: the target refused the source's MIGRATE authentication: ${message}`, 'every pod must use the same password');
+        await withRetry(
+          `${where}: MIGRATE ${keys.length} keys`,
+          async () => {
+            try {
+              const args = [target.ip, String(target.port), '', '0', String(this.tuning.migrateTimeoutMs), 'REPLACE', ...auth, 'KEYS', ...keys];
+              await this.inLanes(source, target, () => sourceClient.sendCommand(new Command('MIGRATE', args, { replyEncoding: null })) as Promise<unknown>);
+            } catch (error) {
+              const message = describeError(error);
+              if (/NOAUTH|WRONGPASS|invalid password/i.test(message)) {
+                throw new TopologyError(`${where}: the target refused the source's MIGRATE authentication: ${message}`, 'every pod must use the same password');
+              }
+              throw error;
             }
-            throw error;
-          }
-        }, this.environment.log, 6);
+          },
+          this.environment.log,
+          6,
+        );
       } catch (error) {
         // A batch too large for the timeout: retry smaller before giving up.
         if (batch > 10 && !(error instanceof TopologyError && /authentication/.test(error.message))) {
@@ -283,28 +296,36 @@ export class SlotMigrator {
   ): Promise<number[]> {
     const where = (slot: number) => `slot ${slot} from ${source.name} to ${target.name}`;
     const onTarget = await forEach(slots, (slot) =>
-      withRetry(`${where(slot)}: SETSLOT NODE on the target`, async () => {
-        await call(await this.environment.client(target), 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
-      }, this.environment.log),
+      withRetry(
+        `${where(slot)}: SETSLOT NODE on the target`,
+        async () => {
+          await call(await this.environment.client(target), 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+        },
+        this.environment.log,
+      ),
     );
     const onSource = await forEach(
       onTarget.map(([slot]) => slot),
       (slot) =>
-        withRetry(`${where(slot)}: SETSLOT NODE on the source`, async () => {
-          try {
-            await call(await this.environment.client(source), 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
-          } catch (error) {
-            // A key left on the source: move it too, then try again.
-            if (/still hold keys/i.test(describeError(error))) {
-              await this.drainSlot(source, target, slot, progress);
-              throw new Error('TRYAGAIN keys appeared during the migration');
+        withRetry(
+          `${where(slot)}: SETSLOT NODE on the source`,
+          async () => {
+            try {
+              await call(await this.environment.client(source), 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+            } catch (error) {
+              // A key left on the source: move it too, then try again.
+              if (/still hold keys/i.test(describeError(error))) {
+                await this.drainSlot(source, target, slot, progress);
+                throw new Error('TRYAGAIN keys appeared during the migration');
+              }
+              // Redis 7: the target's claim reached the source by gossip first, it was the source's
+              // last slot, and the source turned itself into a replica; it knows the new owner already.
+              if (/only with masters/i.test(describeError(error))) return;
+              throw error;
             }
-            // Redis 7: the target's claim reached the source by gossip first, it was the source's
-            // last slot, and the source turned itself into a replica; it knows the new owner already.
-            if (/only with masters/i.test(describeError(error))) return;
-            throw error;
-          }
-        }, this.environment.log),
+          },
+          this.environment.log,
+        ),
     );
     const assigned = onSource.map(([slot]) => slot);
     await Promise.all(

@@ -28,7 +28,15 @@ export function parseClusterNodes(text: string): ClusterNodesEntry[] {
     const fields = line.trim().split(' ');
     if (fields.length < 8) continue;
     const [id, addressField, flagsField, master, , , epoch, linkState, ...slotFields] = fields as [
-      string, string, string, string, string, string, string, string, ...string[]
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      ...string[],
     ];
     const slots: number[] = [];
     const migrating: Record<number, string> = {};
@@ -71,8 +79,7 @@ export function parseInfo(text: string): Record<string, string> {
   return fields;
 }
 
-export const isFailing = (entry: ClusterNodesEntry) =>
-  entry.flags.has('fail') || entry.flags.has('fail?') || entry.flags.has('noaddr');
+export const isFailing = (entry: ClusterNodesEntry) => entry.flags.has('fail') || entry.flags.has('fail?') || entry.flags.has('noaddr');
 
 /** What one pod reports, raw enough for agreement checks. */
 export interface PodReport {
@@ -100,13 +107,10 @@ export async function readPod(connections: Connections, pod: Pod, withInfo: bool
   if (withInfo && info.cluster_enabled !== '1') {
     throw new TopologyError(
       `${pod.name} is not in cluster mode (cluster-enabled is no)`,
-      'every pod must run redis-server with cluster-enabled yes; check the pod\'s config',
+      "every pod must run redis-server with cluster-enabled yes; check the pod's config",
     );
   }
-  const [nodesText, clusterInfoText] = await Promise.all([
-    command(client, pod, 'CLUSTER', 'NODES'),
-    command(client, pod, 'CLUSTER', 'INFO'),
-  ]);
+  const [nodesText, clusterInfoText] = await Promise.all([command(client, pod, 'CLUSTER', 'NODES'), command(client, pod, 'CLUSTER', 'INFO')]);
   const entries = parseClusterNodes(String(nodesText));
   const self = entries.find((entry) => entry.flags.has('myself'));
   if (!self) throw new TopologyError(`${pod.name}: CLUSTER NODES has no 'myself' line`);
@@ -233,7 +237,10 @@ export function findDisagreements(reports: readonly PodReport[], requireStateOk:
     if (requireStateOk && report.clusterState !== 'ok') problems.push(`${pod.name} reports cluster_state:${report.clusterState}`);
     const signature = known
       .filter((entry) => memberIds.has(entry.id))
-      .map((entry) => `${entry.id}:${entry.flags.has('slave') ? `r:${entry.masterId}` : 'm'}:${entry.slots.length ? `${entry.slots[0]}+${entry.slots.length}+${checksum(entry.slots)}` : ''}`)
+      .map(
+        (entry) =>
+          `${entry.id}:${entry.flags.has('slave') ? `r:${entry.masterId}` : 'm'}:${entry.slots.length ? `${entry.slots[0]}+${entry.slots.length}+${checksum(entry.slots)}` : ''}`,
+      )
       .sort()
       .join('|');
     if (reference === undefined) {

@@ -71,9 +71,7 @@ export function planPhase(view: ClusterView, desired: DesiredShape, phase: PlanP
   }
 
   if (phase === 'pre') {
-    const targets = survivors.filter(
-      (pod) => isMember(pod) && working.role.get(pod.id) === 'master' && slotsOf(pod.id).length > 0,
-    );
+    const targets = survivors.filter((pod) => isMember(pod) && working.role.get(pod.id) === 'master' && slotsOf(pod.id).length > 0);
     const toMove = drainedRemoved.flatMap((pod) => slotsOf(pod.id).map((slot) => ({ slot, from: pod.id })));
     if (toMove.length > 0) {
       if (targets.length === 0) {
@@ -82,7 +80,11 @@ export function planPhase(view: ClusterView, desired: DesiredShape, phase: PlanP
           'check the desired master count; pre refuses to leave slots uncovered',
         );
       }
-      const moves = spreadEvenly(working, toMove, targets.map((pod) => pod.id));
+      const moves = spreadEvenly(
+        working,
+        toMove,
+        targets.map((pod) => pod.id),
+      );
       steps.push({ kind: 'migrate', moves });
     }
     // Replicas that stay must not follow a node that leaves (CLUSTER FORGET refuses a node's own master).
@@ -142,9 +144,7 @@ export function planPhase(view: ClusterView, desired: DesiredShape, phase: PlanP
     const keep = target.get(id) ?? 0;
     if (owned.length > keep) outgoing.push({ from: id, slots: owned.slice(keep) });
   }
-  const deficits = finalMasters
-    .map((pod) => ({ to: pod.id, need: target.get(pod.id)! - slotsOf(pod.id).length }))
-    .filter((deficit) => deficit.need > 0);
+  const deficits = finalMasters.map((pod) => ({ to: pod.id, need: target.get(pod.id)! - slotsOf(pod.id).length })).filter((deficit) => deficit.need > 0);
 
   const uncovered: number[] = [];
   for (let slot = 0; slot < slotCount; slot++) if (working.owner[slot] === null) uncovered.push(slot);
@@ -178,8 +178,7 @@ export function planPhase(view: ClusterView, desired: DesiredShape, phase: PlanP
   // that is instant, and the keys moving there are replicated as they arrive); a source that
   // gives away its last slot is re-pointed after.
   const sourceIds = new Set(outgoing.map((source) => source.from));
-  const replicateNow = (pod: PodNode, master: string) =>
-    !sourceIds.has(pod.id) && working.role.get(master) === 'master' && slotsOf(pod.id).length === 0;
+  const replicateNow = (pod: PodNode, master: string) => !sourceIds.has(pod.id) && working.role.get(master) === 'master' && slotsOf(pod.id).length === 0;
   if (moves.length > 0) {
     const early = assignReplicas(desired, finalMasters, survivors, working);
     for (const pod of survivors) {
@@ -517,18 +516,13 @@ function chooseMasters(
     const master = working.masterOf.get(pod.id);
     if (working.role.get(pod.id) === 'replica' && master) replicaCount.set(master, (replicaCount.get(master) ?? 0) + 1);
   }
-  const idealFirst = (a: PodNode, b: PodNode) =>
-    Number(a.ordinal % shardSize !== 0) - Number(b.ordinal % shardSize !== 0) || a.ordinal - b.ordinal;
+  const idealFirst = (a: PodNode, b: PodNode) => Number(a.ordinal % shardSize !== 0) - Number(b.ordinal % shardSize !== 0) || a.ordinal - b.ordinal;
   const emptyMasters = survivors
     .filter((pod) => !chosen.includes(pod.id) && (working.role.get(pod.id) === 'master' || !isMember(pod)) && (slotCounts.get(pod.id) ?? 0) === 0)
     .sort(idealFirst);
   const replicas = survivors
     .filter((pod) => isMember(pod) && !chosen.includes(pod.id) && working.role.get(pod.id) === 'replica')
-    .sort(
-      (a, b) =>
-        (replicaCount.get(working.masterOf.get(b.id) ?? '') ?? 0) - (replicaCount.get(working.masterOf.get(a.id) ?? '') ?? 0) ||
-        idealFirst(a, b),
-    );
+    .sort((a, b) => (replicaCount.get(working.masterOf.get(b.id) ?? '') ?? 0) - (replicaCount.get(working.masterOf.get(a.id) ?? '') ?? 0) || idealFirst(a, b));
   for (const pod of [...emptyMasters, ...replicas]) {
     if (chosen.length === desired.masters) break;
     chosen.push(pod.id);
@@ -541,12 +535,7 @@ function chooseMasters(
 }
 
 /** node id -> master id for every survivor that is not a master. */
-function assignReplicas(
-  desired: DesiredShape,
-  masters: readonly PodNode[],
-  survivors: readonly PodNode[],
-  working: Working,
-): Map<string, string> {
+function assignReplicas(desired: DesiredShape, masters: readonly PodNode[], survivors: readonly PodNode[], working: Working): Map<string, string> {
   const shardSize = 1 + desired.replicasPerMaster;
   const shardOf = (pod: PodNode) => Math.floor(pod.ordinal / shardSize);
   const masterIds = new Set(masters.map((pod) => pod.id));

@@ -91,6 +91,9 @@ export function runChild(command: string, args: string[], timeoutMs: number): Pr
 /** Throws with the tail of the output unless the child exited 0. */
 export function assertSucceeded(result: ChildResult): ChildResult {
   if (result.exitCode === 0) return result;
-  const tail = result.lines.slice(-15).map((line) => `  ${line.text}`).join('\n');
+  const tail = result.lines
+    .slice(-15)
+    .map((line) => `  ${line.text}`)
+    .join('\n');
   throw new Error(`\`${result.command}\` failed (exit ${result.exitCode ?? result.signal}) after ${(result.durationMs / 1000).toFixed(1)} s:\n${tail}`);
 }

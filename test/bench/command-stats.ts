@@ -5,7 +5,8 @@ import { withConnection } from './cluster-view.js';
 export type CommandStats = Record<string, { calls: number; usec: number }>;
 
 /** The slot migration protocol's commands; the bench itself sends none of them during an operation. */
-const protocolCommands = /^(migrate|restore-asking|restore|asking|cluster\|(setslot|getkeysinslot|countkeysinslot|meet|forget|replicate|addslots|addslotsrange|delslots|failover|reset|bumpepoch|set-config-epoch))$/;
+const protocolCommands =
+  /^(migrate|restore-asking|restore|asking|cluster\|(setslot|getkeysinslot|countkeysinslot|meet|forget|replicate|addslots|addslotsrange|delslots|failover|reset|bumpepoch|set-config-epoch))$/;
 
 export async function readCommandStats(addresses: string[]): Promise<CommandStats> {
   const total: CommandStats = {};

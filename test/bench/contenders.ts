@@ -69,7 +69,16 @@ function toolCpuMs(results: ChildResult[]): number | undefined {
 
 function writeLog(file: string, results: ChildResult[]): void {
   const text = results
-    .map((result) => [`$ ${result.command}`, ...result.lines.map((line) => `${(line.atMs / 1000).toFixed(3).padStart(9)} ${line.stream === 'stderr' ? '!' : ' '} ${line.text.replace(ansiEscapes, '')}`), `exit ${result.exitCode ?? result.signal} after ${(result.durationMs / 1000).toFixed(3)} s`, ''].join('\n'))
+    .map((result) =>
+      [
+        `$ ${result.command}`,
+        ...result.lines.map(
+          (line) => `${(line.atMs / 1000).toFixed(3).padStart(9)} ${line.stream === 'stderr' ? '!' : ' '} ${line.text.replace(ansiEscapes, '')}`,
+        ),
+        `exit ${result.exitCode ?? result.signal} after ${(result.durationMs / 1000).toFixed(3)} s`,
+        '',
+      ].join('\n'),
+    )
     .join('\n');
   writeFileSync(file, text);
 }
@@ -108,9 +117,13 @@ export class RedisCliContender implements Contender {
       await stopwatch.time('join', () => this.cli(['--cluster', 'add-node', newMaster, seed], context, results));
       await stopwatch.time('agree', () => waitForAgreement(addresses.slice(0, 2 * context.fromMasters + 1)));
       const masterId = await nodeId(newMaster);
-      await stopwatch.time('join', () => this.cli(['--cluster', 'add-node', newReplica, seed, '--cluster-slave', '--cluster-master-id', masterId], context, results));
+      await stopwatch.time('join', () =>
+        this.cli(['--cluster', 'add-node', newReplica, seed, '--cluster-slave', '--cluster-master-id', masterId], context, results),
+      );
       await stopwatch.time('agree', () => waitForAgreement(addresses));
-      await stopwatch.time('migrate', () => this.cli(['--cluster', 'rebalance', seed, '--cluster-use-empty-masters', ...this.pipelineArgs()], context, results));
+      await stopwatch.time('migrate', () =>
+        this.cli(['--cluster', 'rebalance', seed, '--cluster-use-empty-masters', ...this.pipelineArgs()], context, results),
+      );
       await stopwatch.time('agree', () => waitForAgreement(addresses));
     } finally {
       writeLog(context.logFile, results);
@@ -219,7 +232,10 @@ export class ProgramContender implements Contender {
       results.push(result);
       if (result.exitCode === 0 || attempt >= this.retries) return assertSucceeded(result);
       const failure = result.lines.filter((line) => /\bERROR\b/.test(line.text)).map((line) => line.text)[0] ?? `exit ${result.exitCode ?? result.signal}`;
-      this.failedAttempts.set(context.logFile, [...(this.failedAttempts.get(context.logFile) ?? []), `${phase} after ${(result.durationMs / 1000).toFixed(2)} s: ${failure}`]);
+      this.failedAttempts.set(context.logFile, [
+        ...(this.failedAttempts.get(context.logFile) ?? []),
+        `${phase} after ${(result.durationMs / 1000).toFixed(2)} s: ${failure}`,
+      ]);
     }
   }
 

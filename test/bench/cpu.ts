@@ -33,7 +33,12 @@ export interface CpuDuringOperation {
   benchMs: number;
 }
 
-export function cpuDuring(before: Map<number, number>, after: Map<number, number>, benchUsage: NodeJS.CpuUsage, toolMs: number | undefined): CpuDuringOperation {
+export function cpuDuring(
+  before: Map<number, number>,
+  after: Map<number, number>,
+  benchUsage: NodeJS.CpuUsage,
+  toolMs: number | undefined,
+): CpuDuringOperation {
   let serversMs = 0;
   let busiestServer = { ordinal: -1, ms: 0 };
   for (const [ordinal, ms] of after) {

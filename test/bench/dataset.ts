@@ -55,16 +55,22 @@ export class Dataset {
     await Promise.all(
       map.masters.map((master) =>
         withConnection(master.address, async (client) => {
-          await this.forSlotBatches(map, master.id, client, (pipeline, slot) => {
-            const keys = this.keyNumbersInSlot(slot);
-            if (keys.length === 0) return false;
-            const args: string[] = [];
-            for (const number of keys) args.push(this.key(number), this.value(number));
-            pipeline.call('MSET', ...args);
-            return true;
-          }, (reply) => {
-            if (reply !== 'OK') throw new Error(`MSET answered ${String(reply)}`);
-          });
+          await this.forSlotBatches(
+            map,
+            master.id,
+            client,
+            (pipeline, slot) => {
+              const keys = this.keyNumbersInSlot(slot);
+              if (keys.length === 0) return false;
+              const args: string[] = [];
+              for (const number of keys) args.push(this.key(number), this.value(number));
+              pipeline.call('MSET', ...args);
+              return true;
+            },
+            (reply) => {
+              if (reply !== 'OK') throw new Error(`MSET answered ${String(reply)}`);
+            },
+          );
         }),
       ),
     );
@@ -79,27 +85,33 @@ export class Dataset {
       map.masters.map((master) =>
         withConnection(master.address, async (client) => {
           const slotsInBatch: number[] = [];
-          await this.forSlotBatches(map, master.id, client, (pipeline, slot) => {
-            const keys = this.keyNumbersInSlot(slot);
-            if (keys.length === 0) return false;
-            pipeline.call('MGET', ...Array.from(keys, (number) => this.key(number)));
-            slotsInBatch.push(slot);
-            return true;
-          }, (reply) => {
-            const slot = slotsInBatch.shift()!;
-            const keys = this.keyNumbersInSlot(slot);
-            const values = reply as Array<string | null>;
-            keys.forEach((number, index) => {
-              result.checked++;
-              if (values[index] === null) {
-                result.missing++;
-                if (result.examples.length < 5) result.examples.push(`${this.key(number)} (slot ${slot}) missing on ${master.address}`);
-              } else if (values[index] !== this.value(number)) {
-                result.wrong++;
-                if (result.examples.length < 5) result.examples.push(`${this.key(number)} (slot ${slot}) has a wrong value`);
-              }
-            });
-          });
+          await this.forSlotBatches(
+            map,
+            master.id,
+            client,
+            (pipeline, slot) => {
+              const keys = this.keyNumbersInSlot(slot);
+              if (keys.length === 0) return false;
+              pipeline.call('MGET', ...Array.from(keys, (number) => this.key(number)));
+              slotsInBatch.push(slot);
+              return true;
+            },
+            (reply) => {
+              const slot = slotsInBatch.shift()!;
+              const keys = this.keyNumbersInSlot(slot);
+              const values = reply as Array<string | null>;
+              keys.forEach((number, index) => {
+                result.checked++;
+                if (values[index] === null) {
+                  result.missing++;
+                  if (result.examples.length < 5) result.examples.push(`${this.key(number)} (slot ${slot}) missing on ${master.address}`);
+                } else if (values[index] !== this.value(number)) {
+                  result.wrong++;
+                  if (result.examples.length < 5) result.examples.push(`${this.key(number)} (slot ${slot}) has a wrong value`);
+                }
+              });
+            },
+          );
         }),
       ),
     );

@@ -139,7 +139,9 @@ async function buildStartingPoint(pods: LocalRedisPods, dataset: Dataset): Promi
   const masterAddresses = addresses.filter((_, ordinal) => ordinal % 2 === 0);
   // redis-cli's own replica placement would pair replicas with other masters; join them by hand.
   assertSucceeded(await runChild('redis-cli', ['--cluster', 'create', ...masterAddresses, '--cluster-yes'], 120_000));
-  const masterIds = await Promise.all(masterAddresses.map((address) => withConnection(address, async (client) => String(await client.call('CLUSTER', 'MYID')))));
+  const masterIds = await Promise.all(
+    masterAddresses.map((address) => withConnection(address, async (client) => String(await client.call('CLUSTER', 'MYID')))),
+  );
   await Promise.all(
     masterIds.map((masterId, index) =>
       withConnection(addresses[2 * index + 1], async (client) => {
@@ -183,7 +185,14 @@ async function measure({ contender, operation, pods, dataset, fromMasters, toMas
   const cluster = clusterClientFor(membersBefore);
   const label = `${contender.name}-${operation}`;
   const traffic = new Traffic(cluster, dataset, options.clientRate, label, options.timeoutMs / 1000);
-  const context: OperationContext = { pods, fromMasters, toMasters, podCount, timeoutMs: options.timeoutMs, logFile: path.join(options.logDir, `${label}.log`) };
+  const context: OperationContext = {
+    pods,
+    fromMasters,
+    toMasters,
+    podCount,
+    timeoutMs: options.timeoutMs,
+    logFile: path.join(options.logDir, `${label}.log`),
+  };
   log(`${label}: ${fromMasters} -> ${toMasters} masters with ${contender.name} (output: ${context.logFile})`);
   await cluster.get('warm-up');
   const statsBefore = await readCommandStats(pods.addresses(podCount));
@@ -207,7 +216,10 @@ async function measure({ contender, operation, pods, dataset, fromMasters, toMas
       postAfterScaleDownMs = post.ms;
     }
   }
-  const failedAttempts = contender instanceof ProgramContender ? [...contender.failedAttempts.entries()].filter(([file]) => file.startsWith(path.join(options.logDir, label))).flatMap(([, failures]) => failures) : [];
+  const failedAttempts =
+    contender instanceof ProgramContender
+      ? [...contender.failedAttempts.entries()].filter(([file]) => file.startsWith(path.join(options.logDir, label))).flatMap(([, failures]) => failures)
+      : [];
   const afterNodes = await waitForAgreement(membersAfter);
   const after = slotMapOf(afterNodes);
   const moved = slotsWhoseKeysMoved(before, after);
@@ -254,7 +266,9 @@ async function runContender(contender: Contender, subnet: number, dataset: Datas
     log(`${contender.name}: building ${options.masters} masters + ${options.masters} replicas on ${pods.hostOf(0)}.. and loading ${dataset.keyCount} keys`);
     const setup = await buildStartingPoint(pods, dataset);
     setups[contender.name] = setup;
-    log(`${contender.name}: cluster built in ${(setup.buildMs / 1000).toFixed(1)} s, keys loaded in ${(setup.loadMs / 1000).toFixed(1)} s (${Math.round(dataset.keyCount / (setup.loadMs / 1000))} keys/s)`);
+    log(
+      `${contender.name}: cluster built in ${(setup.buildMs / 1000).toFixed(1)} s, keys loaded in ${(setup.loadMs / 1000).toFixed(1)} s (${Math.round(dataset.keyCount / (setup.loadMs / 1000))} keys/s)`,
+    );
     // The StatefulSet scales up: two new, empty pods.
     await pods.startMany(2, 2 * options.masters);
     const clients: Traffic[] = [];
@@ -312,13 +326,27 @@ async function main(): Promise<void> {
   console.log(formatReport(results, floor, heading));
   console.log(`\ncommand output of each operation: ${options.logDir}`);
   if (flags.json) {
-    const report = { startedAt, finishedAt: new Date().toISOString(), machine: hostBefore, loadAverageAfter: os.loadavg(), options, setups, results, ratios: ratios(results), floor };
+    const report = {
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      machine: hostBefore,
+      loadAverageAfter: os.loadavg(),
+      options,
+      setups,
+      results,
+      ratios: ratios(results),
+      floor,
+    };
     writeFileSync(flags.json, `${JSON.stringify(report, null, 2)}\n`);
     console.log(`JSON: ${path.resolve(flags.json)}`);
   }
-  const failed = results.filter((result) => result.verify.missing + result.verify.wrong > 0 || !result.clusterCheckOk || !result.shapeOk || (result.client.lostWrites ?? 0) > 0);
+  const failed = results.filter(
+    (result) => result.verify.missing + result.verify.wrong > 0 || !result.clusterCheckOk || !result.shapeOk || (result.client.lostWrites ?? 0) > 0,
+  );
   if (failed.length > 0) {
-    console.error(`\nFAILED: ${failed.map((result) => `${result.operation} ${result.contender} (${result.shape}, check ${result.clusterCheckOk ? 'ok' : 'failed'})`).join('; ')}`);
+    console.error(
+      `\nFAILED: ${failed.map((result) => `${result.operation} ${result.contender} (${result.shape}, check ${result.clusterCheckOk ? 'ok' : 'failed'})`).join('; ')}`,
+    );
     process.exitCode = 1;
   }
 }

@@ -93,7 +93,10 @@ export function formatReport(results: OperationResult[], floor: FloorResult | un
   const parts = [
     heading,
     '',
-    table(['operation', 'tool', 'total s', 'migrate s', 'keys moved', 'keys/s migr', 'keys/s total', 'p50 ms', 'p99 ms', 'client err', 'lost keys', 'check'], rows),
+    table(
+      ['operation', 'tool', 'total s', 'migrate s', 'keys moved', 'keys/s migr', 'keys/s total', 'p50 ms', 'p99 ms', 'client err', 'lost keys', 'check'],
+      rows,
+    ),
     '',
     'where the time goes (s):',
     ...results.map((result) => {
@@ -105,8 +108,9 @@ export function formatReport(results: OperationResult[], floor: FloorResult | un
   parts.push(
     '',
     `cpu during the operation (s), of ${cores} cores x wall time:`,
-    ...results.map(({ operation, contender, cpu, totalMs }) =>
-      `  ${`${operation} ${contender}`.padEnd(17)} ${contender} ${seconds(cpu.toolMs)}, redis-servers ${seconds(cpu.serversMs)} ` +
+    ...results.map(
+      ({ operation, contender, cpu, totalMs }) =>
+        `  ${`${operation} ${contender}`.padEnd(17)} ${contender} ${seconds(cpu.toolMs)}, redis-servers ${seconds(cpu.serversMs)} ` +
         `(busiest pod ${cpu.busiestServer.ordinal}: ${seconds(cpu.busiestServer.ms)}), bench client ${seconds(cpu.benchMs)}; ` +
         `${seconds((cpu.toolMs ?? 0) + cpu.serversMs + cpu.benchMs)} of ${seconds(cores * totalMs)} available`,
     ),
@@ -126,8 +130,14 @@ export function formatReport(results: OperationResult[], floor: FloorResult | un
   parts.push(
     '',
     'client: slowest commands (ms, at s after the operation started):',
-    ...results.map(({ operation, contender, client }) =>
-      `  ${`${operation} ${contender}`.padEnd(17)} ${client.slowest.slice(0, 6).map((entry) => `${entry.ms.toFixed(0)} @${(entry.atMs / 1000).toFixed(2)}`).join(', ') || '-'}`,
+    ...results.map(
+      ({ operation, contender, client }) =>
+        `  ${`${operation} ${contender}`.padEnd(17)} ${
+          client.slowest
+            .slice(0, 6)
+            .map((entry) => `${entry.ms.toFixed(0)} @${(entry.atMs / 1000).toFixed(2)}`)
+            .join(', ') || '-'
+        }`,
     ),
   );
   const ratioRows = ratios(results).map((ratio) => [

@@ -72,7 +72,10 @@ export class Traffic {
       errors: this.stats.errors,
       wrongReads: this.stats.wrongReads,
       errorExamples: this.stats.errorExamples,
-      slowest: [...this.timeline].sort((a, b) => b.ms - a.ms).slice(0, 10).map((entry) => ({ ...entry, atMs: Math.round(entry.atMs), ms: Number(entry.ms.toFixed(1)) })),
+      slowest: [...this.timeline]
+        .sort((a, b) => b.ms - a.ms)
+        .slice(0, 10)
+        .map((entry) => ({ ...entry, atMs: Math.round(entry.atMs), ms: Number(entry.ms.toFixed(1)) })),
     };
   }
 
@@ -113,7 +116,8 @@ export class Traffic {
       this.stats.reads++;
       if (value !== this.dataset.value(number)) {
         this.stats.wrongReads++;
-        if (this.stats.errorExamples.length < 5) this.stats.errorExamples.push(`read ${this.dataset.key(number)}: ${value === null ? 'absent' : 'wrong value'}`);
+        if (this.stats.errorExamples.length < 5)
+          this.stats.errorExamples.push(`read ${this.dataset.key(number)}: ${value === null ? 'absent' : 'wrong value'}`);
       }
     } catch (error) {
       this.recordError(`read: ${(error as Error).message}`);

@@ -40,5 +40,7 @@ export function tempDir(prefix: string): string {
 }
 
 export function parseYamlObjects(content: string): KubeObject[] {
-  return parseAllDocuments(content).map((document) => document.toJS() as KubeObject).filter(Boolean);
+  return parseAllDocuments(content)
+    .map((document) => document.toJS() as KubeObject)
+    .filter(Boolean);
 }

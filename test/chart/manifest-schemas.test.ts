@@ -8,9 +8,7 @@ import { distDir, FAKE_BUNDLE, parseYamlObjects, SEED_PROPS, synthObjects, tempD
 import { schemaErrors, type KubeObject } from './manifest-schemas';
 
 function objectsIn(dir: string): KubeObject[] {
-  return [...readManifestDirectory(dir).entries()]
-    .filter(([file]) => file !== 'kustomization.yaml')
-    .flatMap(([, content]) => parseYamlObjects(content));
+  return [...readManifestDirectory(dir).entries()].filter(([file]) => file !== 'kustomization.yaml').flatMap(([, content]) => parseYamlObjects(content));
 }
 
 describe('Kubernetes schemas', () => {
@@ -44,8 +42,17 @@ describe('Kubernetes schemas', () => {
     const job = structuredClone(objects.find((object) => object.kind === 'Job')) as any;
     delete job.spec.template.spec.containers[0].name;
     const errors = await schemaErrors([statefulSet, service, job]);
-    assert.ok(errors.some((error) => /StatefulSet .*execute.* does not exist/s.test(error)), errors.join('\n'));
-    assert.ok(errors.some((error) => /Service .*port/s.test(error)), errors.join('\n'));
-    assert.ok(errors.some((error) => /Job .*name/s.test(error)), errors.join('\n'));
+    assert.ok(
+      errors.some((error) => /StatefulSet .*execute.* does not exist/s.test(error)),
+      errors.join('\n'),
+    );
+    assert.ok(
+      errors.some((error) => /Service .*port/s.test(error)),
+      errors.join('\n'),
+    );
+    assert.ok(
+      errors.some((error) => /Job .*name/s.test(error)),
+      errors.join('\n'),
+    );
   });
 });

@@ -51,11 +51,20 @@ describe('RedisClusterChart with the seed document defaults', () => {
     const headless = find(objects, 'Service', 'redis-cluster-svc');
     assert.equal(headless.spec.clusterIP, 'None');
     assert.equal(headless.spec.publishNotReadyAddresses, true);
-    assert.deepEqual(headless.spec.ports.map((port: any) => [port.name, port.port]), [['client', 6379], ['cluster-bus', 16379]]);
+    assert.deepEqual(
+      headless.spec.ports.map((port: any) => [port.name, port.port]),
+      [
+        ['client', 6379],
+        ['cluster-bus', 16379],
+      ],
+    );
     assert.deepEqual(headless.spec.selector, statefulSet.spec.selector.matchLabels);
     const client = find(objects, 'Service', 'redis-cluster-client');
     assert.equal(client.spec.type, 'ClusterIP');
-    assert.deepEqual(client.spec.ports.map((port: any) => port.port), [6379]);
+    assert.deepEqual(
+      client.spec.ports.map((port: any) => port.port),
+      [6379],
+    );
   });
 
   it('starts Redis through the ConfigMap start script with the pod identity in env', () => {
@@ -101,7 +110,15 @@ describe('RedisClusterChart with the seed document defaults', () => {
 
   it('writes the seed settings to redis.conf, without any password', () => {
     const conf: string = find(objects, 'ConfigMap', 'redis-cluster').data['redis.conf'];
-    for (const line of ['cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 5000', 'appendonly yes', 'protected-mode no', 'port 6379', 'dir /data']) {
+    for (const line of [
+      'cluster-enabled yes',
+      'cluster-config-file nodes.conf',
+      'cluster-node-timeout 5000',
+      'appendonly yes',
+      'protected-mode no',
+      'port 6379',
+      'dir /data',
+    ]) {
       assert.match(conf, new RegExp(`^${line}$`, 'm'), line);
     }
     assert.doesNotMatch(conf, /^(requirepass|masterauth)/m);

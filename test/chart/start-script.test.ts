@@ -13,7 +13,8 @@ const run = promisify(execFile);
 const startScript = path.join(repoRoot, 'charts', 'scripts', 'start.sh');
 const probeScript = path.join(repoRoot, 'charts', 'scripts', 'probe.sh');
 const preStopScript = path.join(repoRoot, 'charts', 'scripts', 'pre-stop.sh');
-const redisConfTemplate = 'port 6379\ncluster-enabled yes\ncluster-config-file nodes.conf\ncluster-node-timeout 5000\nappendonly yes\nprotected-mode no\ndir /data\n';
+const redisConfTemplate =
+  'port 6379\ncluster-enabled yes\ncluster-config-file nodes.conf\ncluster-node-timeout 5000\nappendonly yes\nprotected-mode no\ndir /data\n';
 const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
 
 interface Pod {
@@ -31,7 +32,10 @@ function sandbox() {
   const hostsFile = path.join(root, 'hosts');
   writeFileSync(hostsFile, '');
   const getent = path.join(root, 'getent');
-  writeFileSync(getent, `#!/bin/sh\n[ "$1" = hosts ] || exit 2\nawk -v name="$2" '$2 == name { print $1 " " $2; found = 1; exit } END { exit !found }' "${hostsFile}"\n`);
+  writeFileSync(
+    getent,
+    `#!/bin/sh\n[ "$1" = hosts ] || exit 2\nawk -v name="$2" '$2 == name { print $1 " " $2; found = 1; exit } END { exit !found }' "${hostsFile}"\n`,
+  );
   chmodSync(getent, 0o755);
   const pod = (name: string, ip: string): Pod => {
     const dataDir = path.join(root, name, 'data');
@@ -171,8 +175,12 @@ describe('start.sh and probe.sh with redis-server', { skip: hasRedis ? false : '
 
     await cli(first[0], 'cluster', 'meet', first[1].ip, '6379');
     const peerLine = async (pod: Pod) => (await cli(pod, 'cluster', 'nodes')).split('\n').find((line) => !line.includes('myself')) ?? '';
-    await waitFor('the nodes to know each other by name', async () =>
-      (await peerLine(first[0])).includes(`,${box.fqdn('redis-cluster-1')} `) && (await peerLine(first[1])).includes(`,${box.fqdn('redis-cluster-0')} `), clusterNodes(first));
+    await waitFor(
+      'the nodes to know each other by name',
+      async () =>
+        (await peerLine(first[0])).includes(`,${box.fqdn('redis-cluster-1')} `) && (await peerLine(first[1])).includes(`,${box.fqdn('redis-cluster-0')} `),
+      clusterNodes(first),
+    );
     // Redis saves nodes.conf on topology events, not when it learns a hostname; the topology Job ends
     // with CLUSTER SAVECONFIG on every node for that reason.
     for (const pod of first) assert.equal(await cli(pod, 'cluster', 'saveconfig'), 'OK');
@@ -182,14 +190,18 @@ describe('start.sh and probe.sh with redis-server', { skip: hasRedis ? false : '
     const second = first.map((pod, index) => ({ ...pod, ip: `127.0.123.${11 + index}` }));
     box.setHosts(second);
     const restarted = second.map(start);
-    await waitFor('the nodes to reconnect at their new addresses', async () => {
-      const [a, b] = [await peerLine(second[0]), await peerLine(second[1])];
-      return a.includes(' 127.0.123.12:6379@16379') && a.includes(' connected') && b.includes(' 127.0.123.11:6379@16379') && b.includes(' connected');
-    }, clusterNodes(second));
+    await waitFor(
+      'the nodes to reconnect at their new addresses',
+      async () => {
+        const [a, b] = [await peerLine(second[0]), await peerLine(second[1])];
+        return a.includes(' 127.0.123.12:6379@16379') && a.includes(' connected') && b.includes(' 127.0.123.11:6379@16379') && b.includes(' connected');
+      },
+      clusterNodes(second),
+    );
     await Promise.all(second.map((pod, index) => stop(pod, restarted[index])));
   });
 
-  it('pre-stop hands a master\'s slots to its replica, and does nothing on a replica', async () => {
+  it("pre-stop hands a master's slots to its replica, and does nothing on a replica", async () => {
     const pods = [box.pod('redis-cluster-2', '127.0.123.21'), box.pod('redis-cluster-3', '127.0.123.22')];
     box.setHosts(pods);
     const children = pods.map(start);

@@ -88,7 +88,10 @@ describe('npm run synth', () => {
       'about 25% of the hash slots (4096 of 16384) will move, with their keys',
     ]);
     const resized = synthToDist({ props: { ...SEED_PROPS, storageSize: '40Gi' }, outdir, topologyBundle: FAKE_BUNDLE });
-    assert.ok(resized.summary.some((line) => line.startsWith('WARNING: StatefulSet redis-cluster spec.volumeClaimTemplates changed')), resized.summary.join('\n'));
+    assert.ok(
+      resized.summary.some((line) => line.startsWith('WARNING: StatefulSet redis-cluster spec.volumeClaimTemplates changed')),
+      resized.summary.join('\n'),
+    );
     synthToDist({ props: SEED_PROPS, outdir, topologyBundle: FAKE_BUNDLE });
     const same = synthToDist({ props: { ...SEED_PROPS, masters: 3 }, outdir, topologyBundle: FAKE_BUNDLE });
     assert.equal(same.changed, false);
@@ -108,16 +111,32 @@ describe('npm run synth', () => {
     ['storageSize "0"', { storageSize: '0' }, /Invalid storageSize: "0"/],
     ['empty image', { image: '' }, /Invalid image: ""\. Allowed: a non-empty container image reference/],
     ['empty jobsImage', { jobsImage: ' ' }, /Invalid jobsImage: " "/],
-    ['memory request over limit', { resources: { requests: { memory: '2Gi' }, limits: { memory: '1Gi' } } }, /Invalid resources\.requests\.memory: "2Gi"\. Allowed: at most the limit "1Gi"/],
-    ['maxmemory over the limit', { resources: { limits: { memory: '1Gi' } }, maxmemory: '1Gi' }, /Invalid maxmemory: "1Gi"\. Allowed: less than resources\.limits\.memory/],
+    [
+      'memory request over limit',
+      { resources: { requests: { memory: '2Gi' }, limits: { memory: '1Gi' } } },
+      /Invalid resources\.requests\.memory: "2Gi"\. Allowed: at most the limit "1Gi"/,
+    ],
+    [
+      'maxmemory over the limit',
+      { resources: { limits: { memory: '1Gi' } }, maxmemory: '1Gi' },
+      /Invalid maxmemory: "1Gi"\. Allowed: less than resources\.limits\.memory/,
+    ],
     ['maxmemoryPolicy unknown', { maxmemoryPolicy: 'lru' as any }, /Invalid maxmemoryPolicy: "lru"\. Allowed: one of noeviction/],
     ['password Secret name', { passwordSecret: { name: 'Auth', key: 'password' } }, /Invalid passwordSecret\.name: "Auth"/],
-    ['pod label value not a string', { podLabels: { 'alibabacloud.com/eci': true as any } }, /Invalid podLabels\["alibabacloud\.com\/eci"\]: true\. Allowed: a label value string/],
+    [
+      'pod label value not a string',
+      { podLabels: { 'alibabacloud.com/eci': true as any } },
+      /Invalid podLabels\["alibabacloud\.com\/eci"\]: true\. Allowed: a label value string/,
+    ],
     ['gitops unknown', { gitops: 'jenkins' as any }, /Invalid gitops: "jenkins"\. Allowed: "argocd" or "flux"/],
     ['flux path', { gitops: 'flux', flux: { path: 'dist' } }, /Invalid flux\.path: "dist"/],
     ['misspelt prop', { master: 4 } as any, /Invalid master: 4\. Allowed: no such prop; known props are masters/],
     ['migration rate 0', { migrationSlotsInFlight: 0 }, /Invalid migrationSlotsInFlight: 0\. Allowed: an integer from 1 to 1024/],
-    ['too many pods', { masters: 200, replicasPerMaster: 5 }, /Invalid masters: 200\. Allowed: a count whose pods, masters \* \(1 \+ replicasPerMaster\) = 1200, stay at most 1000/],
+    [
+      'too many pods',
+      { masters: 200, replicasPerMaster: 5 },
+      /Invalid masters: 200\. Allowed: a count whose pods, masters \* \(1 \+ replicasPerMaster\) = 1200, stay at most 1000/,
+    ],
   ];
 
   it('rejects each bad input with a message naming field, value and what is allowed, leaving dist/ untouched', () => {

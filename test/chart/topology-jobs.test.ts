@@ -14,12 +14,18 @@ describe('topology Jobs', () => {
   it('run the bundled program from its ConfigMap on a stock Node.js image', () => {
     const bundle = find(objects, 'ConfigMap', 'redis-cluster-topology');
     assert.equal(bundle.data['topology.cjs'], FAKE_BUNDLE);
-    for (const [job, phase] of [[pre, 'pre'], [post, 'post']] as const) {
+    for (const [job, phase] of [
+      [pre, 'pre'],
+      [post, 'post'],
+    ] as const) {
       const container = job.spec.template.spec.containers[0];
       assert.equal(container.image, 'node:20-alpine');
       assert.deepEqual(container.command, ['node', '/opt/topology/topology.cjs']);
       assert.deepEqual(container.args, ['--phase', phase]);
-      assert.deepEqual(container.volumeMounts.find((mount: any) => mount.name === 'topology'), { name: 'topology', mountPath: '/opt/topology', readOnly: true });
+      assert.deepEqual(
+        container.volumeMounts.find((mount: any) => mount.name === 'topology'),
+        { name: 'topology', mountPath: '/opt/topology', readOnly: true },
+      );
       assert.equal(job.spec.template.spec.volumes.find((volume: any) => volume.name === 'topology').configMap.name, 'redis-cluster-topology');
     }
   });
@@ -90,28 +96,35 @@ describe('Flux layout', () => {
   const filesIn = (file: string) => parseYamlObjects(result.files.get(file)!);
 
   it('splits the objects into pre/, main/ and post/ plus the Flux Kustomizations', () => {
-    assert.deepEqual([...result.files.keys()], [
-      'flux/kustomizations.yaml',
-      'kustomization.yaml',
-      'main/redis-cluster-main.yaml',
-      'post/redis-cluster-post.yaml',
-      'pre/redis-cluster-pre.yaml',
-    ]);
-    const names = (file: string) => filesIn(file).map((object) => `${object.kind}/${object.metadata?.name}`).sort();
+    assert.deepEqual(
+      [...result.files.keys()],
+      ['flux/kustomizations.yaml', 'kustomization.yaml', 'main/redis-cluster-main.yaml', 'post/redis-cluster-post.yaml', 'pre/redis-cluster-pre.yaml'],
+    );
+    const names = (file: string) =>
+      filesIn(file)
+        .map((object) => `${object.kind}/${object.metadata?.name}`)
+        .sort();
     assert.deepEqual(names('pre/redis-cluster-pre.yaml'), ['ConfigMap/redis-cluster-topology', 'Job/redis-cluster-topology-pre']);
     assert.deepEqual(names('post/redis-cluster-post.yaml'), ['Job/redis-cluster-topology-post']);
     assert.deepEqual(names('main/redis-cluster-main.yaml'), [
-      'ConfigMap/redis-cluster', 'PodDisruptionBudget/redis-cluster', 'Service/redis-cluster-client', 'Service/redis-cluster-svc', 'StatefulSet/redis-cluster',
+      'ConfigMap/redis-cluster',
+      'PodDisruptionBudget/redis-cluster',
+      'Service/redis-cluster-client',
+      'Service/redis-cluster-svc',
+      'StatefulSet/redis-cluster',
     ]);
   });
 
   it('chains pre -> main -> post with dependsOn and wait, and force-replaces the Jobs', () => {
     const kustomizations = filesIn('flux/kustomizations.yaml') as any[];
-    assert.deepEqual(kustomizations.map((k) => [k.metadata.name, k.spec.path, k.spec.dependsOn?.[0]?.name ?? null, k.spec.wait]), [
-      ['redis-cluster-pre', './dist/pre', null, true],
-      ['redis-cluster-main', './dist/main', 'redis-cluster-pre', true],
-      ['redis-cluster-post', './dist/post', 'redis-cluster-main', true],
-    ]);
+    assert.deepEqual(
+      kustomizations.map((k) => [k.metadata.name, k.spec.path, k.spec.dependsOn?.[0]?.name ?? null, k.spec.wait]),
+      [
+        ['redis-cluster-pre', './dist/pre', null, true],
+        ['redis-cluster-main', './dist/main', 'redis-cluster-pre', true],
+        ['redis-cluster-post', './dist/post', 'redis-cluster-main', true],
+      ],
+    );
     for (const k of kustomizations) {
       assert.equal(k.apiVersion, 'kustomize.toolkit.fluxcd.io/v1');
       assert.equal(k.metadata.namespace, 'flux-system');

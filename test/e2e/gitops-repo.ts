@@ -41,15 +41,11 @@ export class GitOpsRepository {
    * written to this repository's dist/. Returns what synth printed.
    */
   async synth(changes: Record<string, unknown> = {}): Promise<string> {
-    const { stdout } = await execFileAsync(
-      path.join(projectRoot, 'node_modules', '.bin', 'tsx'),
-      ['main.ts', '--outdir', this.dist],
-      {
-        cwd: projectRoot,
-        env: { ...process.env, REDIS_CLUSTER_PROPS_JSON: JSON.stringify({ gitops: this.tool, ...changes }) },
-        timeout: 120_000,
-      },
-    );
+    const { stdout } = await execFileAsync(path.join(projectRoot, 'node_modules', '.bin', 'tsx'), ['main.ts', '--outdir', this.dist], {
+      cwd: projectRoot,
+      env: { ...process.env, REDIS_CLUSTER_PROPS_JSON: JSON.stringify({ gitops: this.tool, ...changes }) },
+      timeout: 120_000,
+    });
     return stdout;
   }
 
@@ -136,7 +132,9 @@ export async function clusterRoles(
     client.on('error', () => {});
     try {
       await client.connect();
-      const nodes = String(await client.call('CLUSTER', 'NODES')).trim().split('\n');
+      const nodes = String(await client.call('CLUSTER', 'NODES'))
+        .trim()
+        .split('\n');
       const info = String(await client.call('CLUSTER', 'INFO'));
       states.push(/cluster_state:(\w+)/.exec(info)?.[1] ?? 'unknown');
       const self = nodes.find((line) => line.split(' ')[2].includes('myself'))!;

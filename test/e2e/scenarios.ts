@@ -141,7 +141,10 @@ export function defineScenarios(tool: GitOpsTool, subnet: number): void {
       // As when every node fails at once: no preStop, no clean shutdown.
       await cluster.restartAllPods(statefulSetName, { crash: true });
       const newAddresses = runningOrdinals(cluster).map((ordinal) => podAddress(cluster, ordinal));
-      assert.ok(newAddresses.every((address) => !oldAddresses.includes(address)), 'pods kept their addresses');
+      assert.ok(
+        newAddresses.every((address) => !oldAddresses.includes(address)),
+        'pods kept their addresses',
+      );
       const healedMs = await waitClusterHealthy(cluster, password, 30_000);
       console.log(`${tool}: cluster healthy ${(healedMs / 1000).toFixed(1)} s after every pod restarted with a new address`);
       assert.ok(!cluster.events.slice(eventsBefore).some((event) => event.startsWith('job ')), 'a Job ran');
@@ -215,10 +218,7 @@ export function defineScenarios(tool: GitOpsTool, subnet: number): void {
       await repository.deleteAll(cluster);
       assert.deepEqual(runningOrdinals(cluster), []);
       // One claim per pod that ever ran, pods 6 and 7 included: the data outlives the StatefulSet.
-      assert.deepEqual(
-        cluster.volumeClaims(),
-        [0, 1, 2, 3, 4, 5, 6, 7].map((ordinal) => `pvc-essd-redis-data-redis-cluster-${ordinal}`).sort(),
-      );
+      assert.deepEqual(cluster.volumeClaims(), [0, 1, 2, 3, 4, 5, 6, 7].map((ordinal) => `pvc-essd-redis-data-redis-cluster-${ordinal}`).sort());
     });
   });
 
@@ -266,7 +266,15 @@ export function defineScenarios(tool: GitOpsTool, subnet: number): void {
     assert.equal(result.ok, false, 'the sync should fail');
     assert.equal(result.failedStep, tool === 'argocd' ? 'PreSync' : 'redis-cluster-pre');
     assert.match(jobLogs(cluster, preJobName), /memory/i);
-    console.log(`${tool}: pre Job said: ${jobLogs(cluster, preJobName).trim().split('\n').filter((line) => /not enough memory/i.test(line)).slice(-1)[0]}`);
+    console.log(
+      `${tool}: pre Job said: ${
+        jobLogs(cluster, preJobName)
+          .trim()
+          .split('\n')
+          .filter((line) => /not enough memory/i.test(line))
+          .slice(-1)[0]
+      }`,
+    );
     assert.equal(cluster.get('StatefulSet', statefulSetName)!.spec.replicas, 8, 'the StatefulSet was shrunk');
     assert.deepEqual(runningOrdinals(cluster), [0, 1, 2, 3, 4, 5, 6, 7]);
     await assertShape(cluster, password, 4, 1);

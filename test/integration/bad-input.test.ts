@@ -87,7 +87,11 @@ describe('7. bad input on a healthy cluster', () => {
     try {
       await standalone.set('standalone-key', 'untouched');
       const addresses = [...pods.addresses(6), ...nonClusterPods.addresses(2)];
-      await assertRefused(pods, post(4, 1, addresses), new RegExp(`cluster[\\s\\S]*${escape(nonClusterPods.addresses(1)[0])}|${escape(nonClusterPods.addresses(1)[0])}[\\s\\S]*cluster`, 'i'));
+      await assertRefused(
+        pods,
+        post(4, 1, addresses),
+        new RegExp(`cluster[\\s\\S]*${escape(nonClusterPods.addresses(1)[0])}|${escape(nonClusterPods.addresses(1)[0])}[\\s\\S]*cluster`, 'i'),
+      );
       assert.equal(await standalone.get('standalone-key'), 'untouched');
       assert.equal(await standalone.dbsize(), 1);
     } finally {

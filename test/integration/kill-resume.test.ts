@@ -150,6 +150,8 @@ test('5. SIGKILL during grow (post) and shrink (pre) migrations, then rerun: con
     await assertAllKeys(pods, keys);
     console.log(`round ${round}: ${Date.now() - roundStartedAt} ms in all, key check ${Date.now() - checkStartedAt} ms`);
   }
-  console.log(`kill-resume: ${killsLanded} kills landed mid-run, ${killsDuringMigration} of them while migrating, in ${Math.round((Date.now() - startedAt) / 1000)} s`);
+  console.log(
+    `kill-resume: ${killsLanded} kills landed mid-run, ${killsDuringMigration} of them while migrating, in ${Math.round((Date.now() - startedAt) / 1000)} s`,
+  );
   assert.ok(killsDuringMigration >= 3, `only ${killsDuringMigration} kills landed while the program migrated slots`);
 });

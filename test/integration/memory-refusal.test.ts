@@ -45,7 +45,9 @@ before(async () => {
       await loadKeys(cluster, next, keys.count);
       keys = next;
     }
-    console.log(`memory-refusal: ${keys.count} keys, masters use ${(await usedMemoryOfMasters()).map((bytes) => `${(bytes / 2 ** 20).toFixed(1)}MiB`).join(' ')} of 16MiB`);
+    console.log(
+      `memory-refusal: ${keys.count} keys, masters use ${(await usedMemoryOfMasters()).map((bytes) => `${(bytes / 2 ** 20).toFixed(1)}MiB`).join(' ')} of 16MiB`,
+    );
   } finally {
     await cluster.quit();
   }

@@ -20,7 +20,11 @@ async function slotOwnership(): Promise<Record<string, string>> {
 
 async function assertKnowsOnlyItself(ordinal: number): Promise<void> {
   const entries = await readClusterNodes(pods, ordinal);
-  assert.deepEqual(entries.map((entry) => entry.address), [pods.addresses(ordinal + 1)[ordinal]], `pod ${ordinal} joined nothing`);
+  assert.deepEqual(
+    entries.map((entry) => entry.address),
+    [pods.addresses(ordinal + 1)[ordinal]],
+    `pod ${ordinal} joined nothing`,
+  );
 }
 
 before(async () => {

@@ -28,7 +28,15 @@ test('1. bootstrap: 6 empty pods become 3 masters with 1 replica each, master on
   const layout = shards
     .map((shard) => [ordinalOf(pods, shard.masterAddress), ...shard.replicaAddresses.map((address) => ordinalOf(pods, address))])
     .sort((a, b) => a[0] - b[0]);
-  assert.deepEqual(layout, [[0, 1], [2, 3], [4, 5]], 'shards are consecutive ordinals, master first');
+  assert.deepEqual(
+    layout,
+    [
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ],
+    'shards are consecutive ordinals, master first',
+  );
 });
 
 test('2. grow: pods 6 and 7 join as the 4th shard, a quarter of the slots move, every key stays', async () => {

@@ -35,7 +35,9 @@ async function whileWriting(label: string, change: () => Promise<void>): Promise
       await sleep(300);
     } finally {
       const report = await writer.stop();
-      console.log(`${label}: ${report.operations} writes, ${report.acknowledged} acknowledged, ${report.errors} errors in ${report.durationMs} ms${report.errorKinds.length ? ` (${report.errorKinds.join(' | ')})` : ''}`);
+      console.log(
+        `${label}: ${report.operations} writes, ${report.acknowledged} acknowledged, ${report.errors} errors in ${report.durationMs} ms${report.errorKinds.length ? ` (${report.errorKinds.join(' | ')})` : ''}`,
+      );
     }
     const reader = bulkClient(pods);
     const check = await writer.check(reader).finally(() => reader.quit().catch(() => {}));

@@ -46,7 +46,10 @@ export class AckedWriter {
   private startedAt = 0;
   private readonly report: AckedWriteReport = { operations: 0, acknowledged: 0, errors: 0, errorKinds: [], durationMs: 0 };
 
-  constructor(private readonly cluster: Cluster, options: AckedWriterOptions = {}) {
+  constructor(
+    private readonly cluster: Cluster,
+    options: AckedWriterOptions = {},
+  ) {
     this.options = {
       writers: 8,
       maxOperations: 500_000,

@@ -61,7 +61,7 @@ export function parseClusterNodes(text: string): ClusterNodeEntry[] {
 export function slotRanges(slots: number[]): string {
   const sorted = [...slots].sort((a, b) => a - b);
   const ranges: string[] = [];
-  for (let index = 0; index < sorted.length; ) {
+  for (let index = 0; index < sorted.length;) {
     let end = index;
     while (end + 1 < sorted.length && sorted[end + 1] === sorted[end] + 1) end++;
     ranges.push(end === index ? `${sorted[index]}` : `${sorted[index]}-${sorted[end]}`);

@@ -16,12 +16,40 @@ export interface SyncResult {
 
 // Argo CD's apply order within a wave (gitops-engine's kind order), then by name.
 const kindOrder = [
-  'Namespace', 'NetworkPolicy', 'ResourceQuota', 'LimitRange', 'PodSecurityPolicy', 'PodDisruptionBudget',
-  'ServiceAccount', 'Secret', 'SecretList', 'ConfigMap', 'StorageClass', 'PersistentVolume',
-  'PersistentVolumeClaim', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleList', 'ClusterRoleBinding',
-  'ClusterRoleBindingList', 'Role', 'RoleList', 'RoleBinding', 'RoleBindingList', 'Service', 'DaemonSet', 'Pod',
-  'ReplicationController', 'ReplicaSet', 'Deployment', 'HorizontalPodAutoscaler', 'StatefulSet', 'Job',
-  'CronJob', 'Ingress', 'APIService',
+  'Namespace',
+  'NetworkPolicy',
+  'ResourceQuota',
+  'LimitRange',
+  'PodSecurityPolicy',
+  'PodDisruptionBudget',
+  'ServiceAccount',
+  'Secret',
+  'SecretList',
+  'ConfigMap',
+  'StorageClass',
+  'PersistentVolume',
+  'PersistentVolumeClaim',
+  'CustomResourceDefinition',
+  'ClusterRole',
+  'ClusterRoleList',
+  'ClusterRoleBinding',
+  'ClusterRoleBindingList',
+  'Role',
+  'RoleList',
+  'RoleBinding',
+  'RoleBindingList',
+  'Service',
+  'DaemonSet',
+  'Pod',
+  'ReplicationController',
+  'ReplicaSet',
+  'Deployment',
+  'HorizontalPodAutoscaler',
+  'StatefulSet',
+  'Job',
+  'CronJob',
+  'Ingress',
+  'APIService',
 ];
 
 function byKindThenName(a: KubeObject, b: KubeObject): number {
@@ -40,7 +68,10 @@ const argoDeletePolicy = 'argocd.argoproj.io/hook-delete-policy';
 export async function argoSync(cluster: StandInCluster, folder: string, { timeoutMs = 600_000 } = {}): Promise<SyncResult> {
   const desired = readManifests(folder, true);
   const steps: SyncResult['steps'] = [];
-  const phaseOf = (object: KubeObject) => annotation(object, argoHook)?.split(',').map((hook) => hook.trim()) ?? ['Sync'];
+  const phaseOf = (object: KubeObject) =>
+    annotation(object, argoHook)
+      ?.split(',')
+      .map((hook) => hook.trim()) ?? ['Sync'];
   for (const phase of ['PreSync', 'Sync', 'PostSync']) {
     const started = Date.now();
     const resources = desired.filter((object) => phaseOf(object).includes(phase));
@@ -85,9 +116,7 @@ export async function fluxSync(
   const ready = new Set<string>();
   const pending = [...kustomizations];
   while (pending.length > 0) {
-    const next = pending.find((kustomization) =>
-      (kustomization.spec.dependsOn ?? []).every((dependency: { name: string }) => ready.has(dependency.name)),
-    );
+    const next = pending.find((kustomization) => (kustomization.spec.dependsOn ?? []).every((dependency: { name: string }) => ready.has(dependency.name)));
     if (!next) {
       return { ok: false, failedStep: pending[0].metadata.name, error: 'dependsOn cannot be satisfied', steps };
     }
@@ -115,12 +144,7 @@ export async function fluxSync(
 // What each owner (an Argo CD app, a Flux Kustomization) applied last time, for pruning.
 const inventories = new WeakMap<StandInCluster, Map<string, Set<string>>>();
 
-async function prune(
-  cluster: StandInCluster,
-  desired: KubeObject[],
-  managed: (object: KubeObject) => boolean,
-  owner = 'argocd',
-): Promise<void> {
+async function prune(cluster: StandInCluster, desired: KubeObject[], managed: (object: KubeObject) => boolean, owner = 'argocd'): Promise<void> {
   const byOwner = inventories.get(cluster) ?? new Map<string, Set<string>>();
   inventories.set(cluster, byOwner);
   const now = new Set(desired.filter(managed).map(objectKey));

@@ -219,7 +219,9 @@ export class StandInCluster {
   /** A rolling restart (`kubectl rollout restart`): highest ordinal first, each ready before the next. */
   async rollingRestart(statefulSet: string, timeoutPerPodMs = 120_000): Promise<void> {
     const object = this.mustGet('StatefulSet', statefulSet);
-    const ordinals = this.podsOf(statefulSet).map((pod) => pod.ordinal).reverse();
+    const ordinals = this.podsOf(statefulSet)
+      .map((pod) => pod.ordinal)
+      .reverse();
     for (const ordinal of ordinals) {
       await this.stopPod(object, ordinal);
       await this.startPod(object, ordinal);
@@ -428,9 +430,7 @@ export class StandInCluster {
         throw new Error(`${context.podName}: mountPath ${mount.mountPath} would hide the stand-in's own files under ${this.baseDir}`);
       }
       const volume = (podSpec.volumes ?? []).find((candidate: any) => candidate.name === mount.name);
-      const source = volume
-        ? this.materializeVolume(volume, context)
-        : context.claimDirs.get(mount.name);
+      const source = volume ? this.materializeVolume(volume, context) : context.claimDirs.get(mount.name);
       if (!source) throw new Error(`${context.podName}: volumeMount ${mount.name} has no volume`);
       const from = mount.subPath ? path.join(source, mount.subPath) : source;
       const fromIsFile = mount.subPath && existsSync(from) && !isDirectory(from);
@@ -496,11 +496,13 @@ export class StandInCluster {
         environment[variable.name] = value;
       } else if (from.secretKeyRef) {
         const value = this.secretData(from.secretKeyRef.name, from.secretKeyRef.optional)[from.secretKeyRef.key];
-        if (value === undefined && !from.secretKeyRef.optional) throw new ConfigError(`couldn't find key ${from.secretKeyRef.key} in Secret ${from.secretKeyRef.name}`);
+        if (value === undefined && !from.secretKeyRef.optional)
+          throw new ConfigError(`couldn't find key ${from.secretKeyRef.key} in Secret ${from.secretKeyRef.name}`);
         if (value !== undefined) environment[variable.name] = value;
       } else if (from.configMapKeyRef) {
         const value = this.configMapData(from.configMapKeyRef.name, from.configMapKeyRef.optional)[from.configMapKeyRef.key];
-        if (value === undefined && !from.configMapKeyRef.optional) throw new ConfigError(`couldn't find key ${from.configMapKeyRef.key} in ConfigMap ${from.configMapKeyRef.name}`);
+        if (value === undefined && !from.configMapKeyRef.optional)
+          throw new ConfigError(`couldn't find key ${from.configMapKeyRef.key} in ConfigMap ${from.configMapKeyRef.name}`);
         if (value !== undefined) environment[variable.name] = value;
       } else if (from.resourceFieldRef) {
         environment[variable.name] = '0';

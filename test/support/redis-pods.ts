@@ -73,21 +73,33 @@ export class LocalRedisPods {
     const dataDir = path.join(this.baseDir, `pod-${ordinal}`);
     mkdirSync(dataDir, { recursive: true });
     const args = [
-      '--port', String(this.port),
-      '--bind', host,
-      '--dir', dataDir,
-      '--save', '',
-      '--appendonly', 'no',
-      '--protected-mode', 'no',
-      '--daemonize', 'no',
-      '--logfile', path.join(dataDir, 'redis.log'),
+      '--port',
+      String(this.port),
+      '--bind',
+      host,
+      '--dir',
+      dataDir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--protected-mode',
+      'no',
+      '--daemonize',
+      'no',
+      '--logfile',
+      path.join(dataDir, 'redis.log'),
     ];
     if (this.options.clusterEnabled !== false) {
       args.push(
-        '--cluster-enabled', 'yes',
-        '--cluster-config-file', path.join(dataDir, 'nodes.conf'),
-        '--cluster-node-timeout', '5000',
-        '--cluster-announce-ip', host,
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        path.join(dataDir, 'nodes.conf'),
+        '--cluster-node-timeout',
+        '5000',
+        '--cluster-announce-ip',
+        host,
       );
     }
     if (this.options.password) args.push('--requirepass', this.options.password, '--masterauth', this.options.password);

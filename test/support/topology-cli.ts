@@ -11,9 +11,20 @@ export const bundlePath = path.join(jobsDir, 'bundle', 'topology.cjs');
 
 /** Settings the program also reads from the environment; never inherited from the test's own. */
 const CONTRACT_ENV = [
-  'PHASE', 'MASTERS', 'REPLICAS_PER_MASTER', 'PODS', 'PASSWORD_FILE', 'DRY_RUN', 'REDIS_PASSWORD',
-  'STATEFULSET_NAME', 'HEADLESS_SERVICE', 'POD_NAMESPACE', 'CLUSTER_DOMAIN', 'REDIS_PORT',
-  'POD_WAIT_TIMEOUT_SECONDS', 'CONVERGE_TIMEOUT_SECONDS',
+  'PHASE',
+  'MASTERS',
+  'REPLICAS_PER_MASTER',
+  'PODS',
+  'PASSWORD_FILE',
+  'DRY_RUN',
+  'REDIS_PASSWORD',
+  'STATEFULSET_NAME',
+  'HEADLESS_SERVICE',
+  'POD_NAMESPACE',
+  'CLUSTER_DOMAIN',
+  'REDIS_PORT',
+  'POD_WAIT_TIMEOUT_SECONDS',
+  'CONVERGE_TIMEOUT_SECONDS',
 ];
 
 function newestSourceTime(directory: string): number {

@@ -40,9 +40,7 @@ export function toView(cluster: SimCluster): ClusterView {
       slots: node.role === 'master' ? [...node.owned].sort((a, b) => a - b) : [],
       migrating: { ...node.migrating },
       importing: { ...node.importing },
-      knows: node.inCluster
-        ? [...members.filter((other) => other !== node).map((other) => other.id), ...cluster.strangers.map((stranger) => stranger.id)]
-        : [],
+      knows: node.inCluster ? [...members.filter((other) => other !== node).map((other) => other.id), ...cluster.strangers.map((stranger) => stranger.id)] : [],
       failing: node.inCluster ? cluster.strangers.filter((stranger) => stranger.unreachable).map((stranger) => stranger.id) : [],
       handshakes: 0,
       keyCount: node.role === 'master' ? keyCount : 0,

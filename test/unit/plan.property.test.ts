@@ -130,12 +130,16 @@ function checkPostShape(result: SimCluster, desired: DesiredShape, before: SimCl
     assert.ok(master.owned.size === base || master.owned.size === base + 1, `master ${master.ordinal} has ${master.owned.size} slots`);
     assert.equal(survivors.filter((node) => node.role === 'replica' && node.masterId === master.id).length, desired.replicasPerMaster);
   }
-  assert.ok(owners(result).every((owner) => owner !== undefined && owner.ordinal < wanted), 'all slots covered by pods that stay');
+  assert.ok(
+    owners(result).every((owner) => owner !== undefined && owner.ordinal < wanted),
+    'all slots covered by pods that stay',
+  );
   for (const node of result.nodes.filter((node) => node.ordinal >= wanted)) {
     assert.equal(node.inCluster, false, `pod ${node.ordinal} should have left`);
   }
   assert.equal(totalKeys(result), totalKeys(before), 'no key lost');
-  for (const node of result.nodes) for (const slot of node.keys.keys()) if (node.role === 'master') assert.ok(node.owned.has(slot), `keys of slot ${slot} sit on their owner`);
+  for (const node of result.nodes)
+    for (const slot of node.keys.keys()) if (node.role === 'master') assert.ok(node.owned.has(slot), `keys of slot ${slot} sit on their owner`);
   // Re-planning the result does nothing.
   assert.deepEqual(planPhase(view, desired, 'post').steps, []);
   assert.deepEqual(planPhase(view, desired, 'pre').steps, []);

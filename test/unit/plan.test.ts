@@ -39,9 +39,17 @@ test('bootstrap: shards are consecutive ordinals, master first', () => {
   const fresh = cluster('fresh', 'fresh', 'fresh', 'fresh', 'fresh', 'fresh');
   const plan = planPhase(toView(fresh), { masters: 3, replicasPerMaster: 1 }, 'post');
   const assigned = plan.steps.flatMap((step) => (step.kind === 'assignSlots' ? [[step.node, step.slots.length]] : []));
-  assert.deepEqual(assigned, [['node00', 5462], ['node02', 5461], ['node04', 5461]]);
+  assert.deepEqual(assigned, [
+    ['node00', 5462],
+    ['node02', 5461],
+    ['node04', 5461],
+  ]);
   const replicas = plan.steps.flatMap((step) => (step.kind === 'replicate' ? [[step.node, step.master]] : []));
-  assert.deepEqual(replicas, [['node01', 'node00'], ['node03', 'node02'], ['node05', 'node04']]);
+  assert.deepEqual(replicas, [
+    ['node01', 'node00'],
+    ['node03', 'node02'],
+    ['node05', 'node04'],
+  ]);
 });
 
 test('the seed growth: pod 6 becomes the new master, pod 7 its replica (attached before data moves), only surpluses move', () => {
@@ -53,7 +61,10 @@ test('the seed growth: pod 6 becomes the new master, pod 7 its replica (attached
   const migrate = plan.steps[3]!;
   assert.ok(migrate.kind === 'migrate');
   assert.ok(migrate.moves.every((move) => move.to === 'node06'));
-  assert.equal(migrate.moves.reduce((sum, move) => sum + move.slots.length, 0), 4096);
+  assert.equal(
+    migrate.moves.reduce((sum, move) => sum + move.slots.length, 0),
+    4096,
+  );
 });
 
 test('the seed shrink: pre drains pods 6 and 7 evenly and removes them; post then has nothing to do', () => {
@@ -108,8 +119,15 @@ test('open slots are finished the way redis-cli --cluster fix does', () => {
   state.nodes[1]!.keys.set(7, 1);
   let plan = planPhase(toView(state), { masters: 3, replicasPerMaster: 0 }, 'post');
   assert.deepEqual(plan.steps[0], {
-    kind: 'fixOpenSlot', slot: 7, owner: 'node01', claim: false, extraOwners: [], flagged: ['node00', 'node01'],
-    mode: 'complete', from: ['node00'], reason: 'slot 7 was being migrated from pod 0 to pod 1: finishing the migration',
+    kind: 'fixOpenSlot',
+    slot: 7,
+    owner: 'node01',
+    claim: false,
+    extraOwners: [],
+    flagged: ['node00', 'node01'],
+    mode: 'complete',
+    from: ['node00'],
+    reason: 'slot 7 was being migrated from pod 0 to pod 1: finishing the migration',
   });
   // Importing only (the run died before MIGRATING): the owner keeps it.
   delete state.nodes[0]!.migrating[7];

@@ -28,7 +28,10 @@ test('environment equivalents, flags win over env', () => {
   const settings = parseSettings([], env);
   assert.equal(settings.phase, 'pre');
   assert.equal(settings.masters, 4);
-  assert.deepEqual(settings.pods, [{ host: 'a', port: 1 }, { host: 'b', port: 2 }]);
+  assert.deepEqual(settings.pods, [
+    { host: 'a', port: 1 },
+    { host: 'b', port: 2 },
+  ]);
   assert.equal(settings.dryRun, true);
   assert.equal(settings.password, 'pw');
   assert.equal(settings.discovery.namespace, 'redis');
@@ -42,16 +45,23 @@ test('migration slots in flight: default, flag, env, and its bounds', () => {
   assert.equal(parseSettings(base, { MIGRATION_SLOTS_IN_FLIGHT: '64' }).slotsInFlight, 64);
   assert.equal(parseSettings([...base, '--slots-in-flight=4'], { MIGRATION_SLOTS_IN_FLIGHT: '64' }).slotsInFlight, 4);
   for (const value of ['0', '1025', 'fast']) {
-    assert.throws(() => parseSettings([...base, '--slots-in-flight', value], {}), (error) => error instanceof UsageError && /slots-in-flight/.test(error.message));
+    assert.throws(
+      () => parseSettings([...base, '--slots-in-flight', value], {}),
+      (error) => error instanceof UsageError && /slots-in-flight/.test(error.message),
+    );
   }
 });
 
 test('password file wins over REDIS_PASSWORD and loses its trailing newline', () => {
   const settings = parseSettings([...base, '--password-file', '/secret'], { REDIS_PASSWORD: 'env' }, () => 'from-file\n');
   assert.equal(settings.password, 'from-file');
-  assert.throws(() => parseSettings([...base, '--password-file', '/missing'], {}, () => {
-    throw Object.assign(new Error('nope'), { code: 'ENOENT' });
-  }), /cannot read the password file \/missing \(ENOENT\)/);
+  assert.throws(
+    () =>
+      parseSettings([...base, '--password-file', '/missing'], {}, () => {
+        throw Object.assign(new Error('nope'), { code: 'ENOENT' });
+      }),
+    /cannot read the password file \/missing \(ENOENT\)/,
+  );
 });
 
 test('bad input gets one clear error', () => {
@@ -71,7 +81,12 @@ test('bad input gets one clear error', () => {
     [[...base, '--bogus'], /unknown argument '--bogus'/],
     [[...base, '--pods'], /--pods needs a value/],
   ];
-  for (const [argv, message] of cases) assert.throws(() => parseSettings(argv, {}), (error: unknown) => error instanceof UsageError && message.test(error.message), argv.join(' '));
+  for (const [argv, message] of cases)
+    assert.throws(
+      () => parseSettings(argv, {}),
+      (error: unknown) => error instanceof UsageError && message.test(error.message),
+      argv.join(' '),
+    );
   assert.throws(() => parseSettings(base, { DRY_RUN: 'maybe' }), /DRY_RUN must be true or false/);
 });
 
