@@ -6,6 +6,7 @@ import { commonLabels, redisSelectorLabels } from './labels';
 import { redisPodEnv } from './pod-environment';
 import { CONFIG_MOUNT_PATH, DATA_MOUNT_PATH, RUNTIME_MOUNT_PATH } from './redis-config';
 import { CLUSTER_BUS_PORT, REDIS_PORT, podCount, type ResolvedProps } from './resolved-props';
+import { RESTRICTED_CONTAINER_SECURITY_CONTEXT } from './security-context';
 
 export const REDIS_UID = 999;
 
@@ -87,12 +88,7 @@ export class RedisStatefulSet extends Construct {
                 lifecycle: { preStop: { exec: { command: ['sh', `${CONFIG_MOUNT_PATH}/pre-stop.sh`] } } },
                 livenessProbe: probe('liveness'),
                 resources: containerResources(cluster.resources),
-                securityContext: {
-                  allowPrivilegeEscalation: false,
-                  readOnlyRootFilesystem: true,
-                  runAsNonRoot: true,
-                  capabilities: { drop: ['ALL'] },
-                },
+                securityContext: RESTRICTED_CONTAINER_SECURITY_CONTEXT,
                 volumeMounts: [
                   { name: cluster.volumeClaimTemplateName, mountPath: DATA_MOUNT_PATH },
                   { name: 'config', mountPath: CONFIG_MOUNT_PATH, readOnly: true },

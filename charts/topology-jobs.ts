@@ -7,6 +7,7 @@ import { commonLabels, topologyJobSelectorLabels } from './labels';
 import { fieldRef, passwordEnv } from './pod-environment';
 import { REDIS_PORT, type ResolvedProps } from './resolved-props';
 import { assignStage } from './stages';
+import { RESTRICTED_CONTAINER_SECURITY_CONTEXT } from './security-context';
 
 export const TOPOLOGY_MOUNT_PATH = '/opt/topology';
 export const TOPOLOGY_BUNDLE_KEY = 'topology.cjs';
@@ -111,12 +112,7 @@ export class TopologyJobs extends Construct {
                 args: ['--phase', phase],
                 env,
                 resources: containerResources(cluster.jobResources),
-                securityContext: {
-                  allowPrivilegeEscalation: false,
-                  readOnlyRootFilesystem: true,
-                  runAsNonRoot: true,
-                  capabilities: { drop: ['ALL'] },
-                },
+                securityContext: RESTRICTED_CONTAINER_SECURITY_CONTEXT,
                 volumeMounts: [
                   { name: 'topology', mountPath: TOPOLOGY_MOUNT_PATH, readOnly: true },
                   { name: 'tmp', mountPath: '/tmp' },
