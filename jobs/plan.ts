@@ -24,7 +24,7 @@ export function planPhase(view: ClusterView, desired: DesiredShape, phase: PlanP
   const podCount = desiredPodCount(desired);
   if (phase === 'post' && view.pods.length < podCount) {
     throw new TopologyError(
-      `post needs ${podCount} pods (${desired.masters} masters x ${1 + desired.replicasPerMaster}), found ${view.pods.length}`,
+      `post needs ${podCount} pods (${desired.masters} masters, each with ${desired.replicasPerMaster} replicas), found ${view.pods.length}`,
       'wait until the StatefulSet has scaled up, or check --pods / the DNS names',
     );
   }
