@@ -154,7 +154,7 @@ export function defineScenarios(tool: GitOpsTool, subnet: number): void {
 
     await step('a rolling restart while a client writes loses no acknowledged write', async () => {
       const client = clusterClient(cluster, password);
-      const writer = new AckedWriter(client, { writers: 4, maxDurationMs: 180_000, prefix: `rolling-${tool}` });
+      const writer = new AckedWriter(client, { writers: 4, pauseMs: 2, maxDurationMs: 180_000, prefix: `rolling-${tool}` });
       try {
         writer.start();
         await sleep(500);

@@ -21,6 +21,8 @@ export interface AckedWriterOptions {
   /** Each writer cycles over this many keys it overwrites, besides writing new ones. @default 50 */
   hotKeysPerWriter?: number;
   prefix?: string;
+  /** Pause of each writer between writes, so a fixed rate spans a long operation. @default 0 */
+  pauseMs?: number;
 }
 
 export interface AckedWriteReport {
@@ -56,6 +58,7 @@ export class AckedWriter {
       maxDurationMs: 120_000,
       hotKeysPerWriter: 50,
       prefix: 'acked',
+      pauseMs: 0,
       ...options,
     };
   }
@@ -76,9 +79,10 @@ export class AckedWriter {
   }
 
   private async write(writer: number): Promise<void> {
-    const { prefix, hotKeysPerWriter, maxOperations, maxDurationMs } = this.options;
+    const { prefix, hotKeysPerWriter, maxOperations, maxDurationMs, pauseMs } = this.options;
     for (let sequence = 0; ; sequence++) {
       if (this.stopping || this.report.operations >= maxOperations || Date.now() - this.startedAt > maxDurationMs) return;
+      if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
       this.report.operations++;
       // Every other write overwrites a hot key; the rest create a new key.
       const key = sequence % 2 === 0 ? `${prefix}:${writer}:hot:${(sequence / 2) % hotKeysPerWriter}` : `${prefix}:${writer}:new:${sequence}`;
