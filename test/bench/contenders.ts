@@ -128,14 +128,7 @@ export class RedisCliContender implements Contender {
     } finally {
       writeLog(context.logFile, results);
     }
-    return {
-      totalMs: stopwatch.elapsedMs,
-      migrateMs: stopwatch.phases.find((phase) => phase.name === 'migrate')?.ms,
-      migrateSource: 'the rebalance command',
-      phases: mergePhases(stopwatch.phases),
-      logFile: context.logFile,
-      toolCpuMs: toolCpuMs(results),
-    };
+    return rebalanceResult(stopwatch, context, results);
   }
 
   async shrink(context: OperationContext): Promise<OperationTiming> {
@@ -162,18 +155,23 @@ export class RedisCliContender implements Contender {
     } finally {
       writeLog(context.logFile, results);
     }
-    return {
-      totalMs: stopwatch.elapsedMs,
-      migrateMs: stopwatch.phases.find((phase) => phase.name === 'migrate')?.ms,
-      migrateSource: 'the rebalance command',
-      phases: mergePhases(stopwatch.phases),
-      logFile: context.logFile,
-      toolCpuMs: toolCpuMs(results),
-    };
+    return rebalanceResult(stopwatch, context, results);
   }
 }
 
 /** Sums phases that share a name (agreement is waited for more than once). */
+/** A redis-cli operation's timing: its migration is the rebalance command's wall time. */
+function rebalanceResult(stopwatch: Stopwatch, context: OperationContext, results: ChildResult[]): OperationTiming {
+  return {
+    totalMs: stopwatch.elapsedMs,
+    migrateMs: stopwatch.phases.find((phase) => phase.name === 'migrate')?.ms,
+    migrateSource: 'the rebalance command',
+    phases: mergePhases(stopwatch.phases),
+    logFile: context.logFile,
+    toolCpuMs: toolCpuMs(results),
+  };
+}
+
 function mergePhases(phases: Phase[]): Phase[] {
   const merged: Phase[] = [];
   for (const phase of phases) {
