@@ -8,6 +8,7 @@ import type { Pod } from './discover';
 import { TopologyError, describeError } from './errors';
 import type { SlotMove } from './model';
 import { MigrationProgress, type Log } from './progress';
+import { formatRanges } from './slots';
 
 export interface MigrationEnvironment {
   client(pod: Pod): Promise<Redis>;
@@ -225,7 +226,8 @@ export class SlotMigrator {
       (slot) => this.drainSlot(source, target, slot, progress, false),
     );
 
-    const finishing = [...alreadyMoved, ...drained.map(([slot]) => slot)].sort((a, b) => a - b);
+    // A slot still importing last: taking it is what bumps the epoch and broadcasts (claimOnTarget).
+    const finishing = [...alreadyMoved, ...drained.map(([slot]) => slot)];
     const assigned = await this.assignSlots(finishing, source, target, toId, forEach, progress);
     progress?.slotsMoved(assigned.length);
     if (failures.length > 0) throw failures[0];
@@ -282,8 +284,33 @@ export class SlotMigrator {
   }
 
   /**
-   * SETSLOT NODE for a window: on the target for every slot, then on the source, then on the
-   * other masters (best effort: gossip also spreads it). Returns the slots now owned by the
+   * The target takes the window's slots in one transaction. `SETSLOT NODE` on a node importing
+   * the slot bumps its config epoch and broadcasts a PONG to every node, and every receiver then
+   * walks all 16384 slots: per slot that is most of the cluster's CPU in a fast migration. So
+   * every slot but the last is closed (STABLE) and taken (NODE) without it, and the last one
+   * is taken the usual way: one epoch bump and one broadcast carry the whole window. The
+   * transaction matters: while a slot is importing, gossip from the source (whose epoch may be
+   * higher) cannot take it back, and taken without importing it could, emptying it; inside
+   * MULTI nothing runs between STABLE and the bump. BUMPEPOCH at the end makes sure of the epoch
+   * when the last slot was no longer importing (a resumed run). Safe to repeat.
+   */
+  private async claimOnTarget(target: Pod, toId: string, slots: readonly number[]): Promise<void> {
+    const client = await this.environment.client(target);
+    const transaction = client.multi();
+    slots.forEach((slot, index) => {
+      if (index < slots.length - 1) transaction.call('CLUSTER', 'SETSLOT', String(slot), 'STABLE');
+      transaction.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', toId);
+    });
+    transaction.call('CLUSTER', 'BUMPEPOCH');
+    const results = (await transaction.exec()) ?? [];
+    const failed = results.find(([error]) => error);
+    if (failed) throw failed[0];
+    if (results.length === 0) throw new Error('TRYAGAIN the transaction was discarded');
+  }
+
+  /**
+   * SETSLOT NODE for a window: on the target for all slots at once, then on the source, then on
+   * the other masters (best effort: gossip also spreads it). Returns the slots now owned by the
    * target on both sides.
    */
   private async assignSlots(
@@ -295,37 +322,32 @@ export class SlotMigrator {
     progress?: MigrationProgress,
   ): Promise<number[]> {
     const where = (slot: number) => `slot ${slot} from ${source.name} to ${target.name}`;
-    const onTarget = await forEach(slots, (slot) =>
+    if (slots.length === 0) return [];
+    await withRetry(
+      `slots ${formatRanges(slots)} from ${source.name} to ${target.name}: SETSLOT NODE on the target`,
+      () => this.claimOnTarget(target, toId, slots),
+      this.environment.log,
+    );
+    const onSource = await forEach(slots, (slot) =>
       withRetry(
-        `${where(slot)}: SETSLOT NODE on the target`,
+        `${where(slot)}: SETSLOT NODE on the source`,
         async () => {
-          await call(await this.environment.client(target), 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+          try {
+            await call(await this.environment.client(source), 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+          } catch (error) {
+            // A key left on the source: move it too, then try again.
+            if (/still hold keys/i.test(describeError(error))) {
+              await this.drainSlot(source, target, slot, progress);
+              throw new Error('TRYAGAIN keys appeared during the migration');
+            }
+            // Redis 7: the target's claim reached the source by gossip first, it was the source's
+            // last slot, and the source turned itself into a replica; it knows the new owner already.
+            if (/only with masters/i.test(describeError(error))) return;
+            throw error;
+          }
         },
         this.environment.log,
       ),
-    );
-    const onSource = await forEach(
-      onTarget.map(([slot]) => slot),
-      (slot) =>
-        withRetry(
-          `${where(slot)}: SETSLOT NODE on the source`,
-          async () => {
-            try {
-              await call(await this.environment.client(source), 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
-            } catch (error) {
-              // A key left on the source: move it too, then try again.
-              if (/still hold keys/i.test(describeError(error))) {
-                await this.drainSlot(source, target, slot, progress);
-                throw new Error('TRYAGAIN keys appeared during the migration');
-              }
-              // Redis 7: the target's claim reached the source by gossip first, it was the source's
-              // last slot, and the source turned itself into a replica; it knows the new owner already.
-              if (/only with masters/i.test(describeError(error))) return;
-              throw error;
-            }
-          },
-          this.environment.log,
-        ),
     );
     const assigned = onSource.map(([slot]) => slot);
     await Promise.all(
