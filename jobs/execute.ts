@@ -7,7 +7,7 @@ import { TopologyError, describeError } from './errors';
 import { describeStep } from './describe';
 import type { ClusterView, OpenSlotFix, Plan, Step } from './model';
 import { SlotMigrator, defaultTuning, sleep, withRetry, type MigrationTuning } from './migrate';
-import { findDisagreements, readPod, type PodReport } from './observe';
+import { findDisagreements, readPod, type ClusterNodesEntry, type PodReport } from './observe';
 import type { Log } from './progress';
 import { fixOpenSlot } from './repair';
 import { toRanges } from './slots';
@@ -100,7 +100,7 @@ export class Executor {
         for (const step of batch) if (step.kind === 'assignSlots') await this.assignSlots(step.node, step.slots);
         break;
       case 'meet':
-        for (const step of batch) if (step.kind === 'meet') await this.meet(step.node, step.via);
+        await this.meetAll(batch.flatMap((step) => (step.kind === 'meet' ? [step] : [])));
         break;
       case 'makeEmptyMaster':
         for (const step of batch) if (step.kind === 'makeEmptyMaster') await this.makeEmptyMaster(step.node, step.via);
@@ -144,6 +144,7 @@ export class Executor {
   async settle(requireStateOk: boolean): Promise<PodReport[]> {
     const deadline = Date.now() + this.options.convergeTimeoutMs;
     let lastLog = Date.now();
+    let checks = 0;
     for (;;) {
       const members = [...this.members].sort((a, b) => a - b).map((ordinal) => this.options.pods[ordinal]!);
       const reports = await Promise.all(members.map((pod) => readPod(this.options.connections, pod, false)));
@@ -160,8 +161,36 @@ export class Executor {
         this.options.log.info(`waiting for the cluster to agree: ${problems.slice(0, 3).join('; ')}`);
         lastLog = Date.now();
       }
+      if (checks++ > 0) await this.nudge(reports);
       await sleep(200);
     }
+  }
+
+  /** When each pair of nodes last got a nudge, so a view that stays stale is not nudged more than once a second. */
+  private readonly nudged = new Map<string, number>();
+
+  /**
+   * A node's role and slots reach another node only in its own cluster-bus messages, which it
+   * sends each node about every half node timeout (2.5 s with 5000 ms): after a join, a
+   * REPLICATE or a master giving away its last slot, agreement waits for them. Where a node sees
+   * another stale, or not at all, a CLUSTER MEET from that other node delivers one message at
+   * once (to a node that knows it already, a MEET changes nothing else).
+   */
+  private async nudge(reports: readonly PodReport[]): Promise<void> {
+    const sends: Array<Promise<void>> = [];
+    for (const observer of reports) {
+      const seen = new Map(observer.entries.map((entry) => [entry.id, entry]));
+      for (const subject of reports) {
+        if (subject === observer) continue;
+        const view = seen.get(subject.self.id);
+        if (view && sameConfiguration(view, subject.self)) continue;
+        const pair = `${subject.pod.ordinal}>${observer.pod.ordinal}`;
+        if (Date.now() - (this.nudged.get(pair) ?? 0) < 1000) continue;
+        this.nudged.set(pair, Date.now());
+        sends.push(this.bestEffortMeet(subject.pod, observer.pod, false));
+      }
+    }
+    await Promise.all(sends);
   }
 
   private async self(pod: Pod) {
@@ -230,6 +259,33 @@ export class Executor {
     this.members.add(pod.ordinal);
   }
 
+  /**
+   * Each joining node is met through its `via` (that one must work), then also by every other
+   * member and every earlier joiner (best effort): direct handshakes all round, instead of waiting
+   * seconds for gossip to introduce the newcomer to each node in turn.
+   */
+  private async meetAll(steps: ReadonlyArray<{ readonly node: string; readonly via: string }>): Promise<void> {
+    for (const step of steps) await this.meet(step.node, step.via);
+    const joiners = steps.map((step) => this.podOf(step.node));
+    const earlier = new Set(joiners.map((pod) => pod.ordinal));
+    await Promise.all(
+      joiners.flatMap((joiner) => {
+        earlier.delete(joiner.ordinal);
+        const senders = [...this.members].filter((ordinal) => ordinal !== joiner.ordinal && !earlier.has(ordinal));
+        return senders.map((ordinal) => this.bestEffortMeet(this.options.pods[ordinal]!, joiner));
+      }),
+    );
+  }
+
+  /** CLUSTER MEET from `from` to `to`; a failure only costs speed (gossip carries the same news). */
+  private async bestEffortMeet(from: Pod, to: Pod, warn = true): Promise<void> {
+    try {
+      await call(await this.client(from), 'CLUSTER', 'MEET', to.ip, to.port);
+    } catch (error) {
+      if (warn) this.options.log.warn(`${from.name}: CLUSTER MEET ${to.ip} ${to.port} failed (gossip will introduce them instead): ${describeError(error)}`);
+    }
+  }
+
   private async makeEmptyMaster(nodeId: string, viaId: string): Promise<void> {
     const pod = this.podOf(nodeId);
     const via = this.podOf(viaId);
@@ -283,4 +339,11 @@ export class Executor {
     );
     await Promise.all(nodeIds.map((id) => this.forgetEverywhere(id)));
   }
+}
+
+/** Whether `view` (one node's line about another) shows what that node says of itself: role, master, slots. */
+function sameConfiguration(view: ClusterNodesEntry, self: ClusterNodesEntry): boolean {
+  if (view.flags.has('handshake') || view.flags.has('slave') !== self.flags.has('slave')) return false;
+  if (self.flags.has('slave')) return view.masterId === self.masterId;
+  return view.slots.length === self.slots.length && view.slots.every((slot, index) => slot === self.slots[index]);
 }
