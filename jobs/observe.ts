@@ -117,14 +117,47 @@ export async function readPod(connections: Connections, pod: Pod, withInfo: bool
   return { pod, entries, self, clusterState: parseInfo(String(clusterInfoText)).cluster_state ?? 'unknown', info };
 }
 
-async function countKeysBySlot(client: Redis, pod: Pod): Promise<Record<number, number>> {
+/**
+ * Keys per slot on one master. Counting all 16384 slots costs 16384 commands per master on each
+ * observe; so first only the slots it owns or has open are counted, with DBSIZE in the same
+ * transaction (one consistent snapshot, short: each count is O(1)). Only if those do not add up
+ * to every key, some key lies in a slot the master should not hold, and all slots are counted
+ * so that the planner sees where.
+ */
+async function countKeysBySlot(client: Redis, report: PodReport): Promise<Record<number, number>> {
+  const { pod, self } = report;
+  const candidates = [...new Set([...self.slots, ...Object.keys(self.migrating).map(Number), ...Object.keys(self.importing).map(Number)])];
+  const transaction = client.multi();
+  for (const slot of candidates) transaction.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot));
+  transaction.dbsize();
+  const results = await runCounts(transaction, pod);
+  const total = Number(results.pop());
+  const counts = toCounts(candidates, results);
+  if (Object.values(counts).reduce((sum, count) => sum + count, 0) === total) return counts;
   const pipeline = client.pipeline();
-  for (let slot = 0; slot < slotCount; slot++) pipeline.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot));
-  const results = (await pipeline.exec()) ?? [];
+  const all = Array.from({ length: slotCount }, (_, slot) => slot);
+  for (const slot of all) pipeline.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot));
+  return toCounts(all, await runCounts(pipeline, pod));
+}
+
+async function runCounts(batch: ReturnType<Redis['pipeline']>, pod: Pod): Promise<unknown[]> {
+  let results: Array<[Error | null, unknown]>;
+  try {
+    results = (await batch.exec()) ?? [];
+  } catch (error) {
+    throw new TopologyError(`${pod.name}: counting keys per slot failed: ${describeError(error)}`);
+  }
+  return results.map(([error, value]) => {
+    if (error) throw new TopologyError(`${pod.name}: counting keys per slot failed: ${describeError(error)}`);
+    return value;
+  });
+}
+
+function toCounts(slots: readonly number[], values: readonly unknown[]): Record<number, number> {
   const counts: Record<number, number> = {};
-  results.forEach(([error, value], slot) => {
-    if (error) throw new TopologyError(`${pod.name}: CLUSTER COUNTKEYSINSLOT ${slot} failed: ${describeError(error)}`);
-    if (Number(value) > 0) counts[slot] = Number(value);
+  slots.forEach((slot, index) => {
+    const count = Number(values[index]);
+    if (count > 0) counts[slot] = count;
   });
   return counts;
 }
@@ -136,8 +169,8 @@ export interface Observation {
 
 /**
  * Reads every pod. Unreachable pods, wrong passwords and non-cluster nodes fail here.
- * `countKeysPerSlot` false leaves keysBySlot empty (16384 commands per master saved): for
- * checks of the shape only, never for planning.
+ * `countKeysPerSlot` false leaves keysBySlot empty (a count per owned slot saved): for checks
+ * of the shape only, never for planning.
  */
 export async function observe(connections: Connections, pods: readonly Pod[], countKeysPerSlot = true): Promise<Observation> {
   const reports = await Promise.all(pods.map((pod) => readPod(connections, pod, true)));
@@ -145,7 +178,7 @@ export async function observe(connections: Connections, pods: readonly Pod[], co
     reports.map(async (report) => {
       const keys = keyCount(report.info);
       if (!countKeysPerSlot || keys === 0 || report.self.flags.has('slave')) return {};
-      return countKeysBySlot(await connections.client(report.pod), report.pod);
+      return countKeysBySlot(await connections.client(report.pod), report);
     }),
   );
   return { view: buildView(reports, keysBySlot), reports };

@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalRedisPods } from '../support/redis-pods.js';
-import { assertClusterShape, readClusterNodes, slotRanges, slotsByAddress, topologySnapshot } from '../support/cluster-view.js';
+import { assertClusterShape, ordinalOf, readClusterNodes, slotRanges, slotsByAddress, topologySnapshot } from '../support/cluster-view.js';
 import { assertAllKeys, type KeySet } from '../support/keyspace.js';
 import { describeRun, runTopology, runTopologyOk, topologyArgs } from '../support/topology-cli.js';
 import { bootstrapSeedCluster } from '../support/seed-cluster.js';
@@ -94,4 +94,38 @@ test('4d. --dry-run on a converged cluster changes nothing either', async () => 
   const run = await runTopology([...topologyArgs({ phase: 'all', masters: 3, replicasPerMaster: 1, pods: pods.addresses(6) }), '--dry-run']);
   assert.equal(run.code, 0, describeRun(run));
   assert.deepEqual(await topologySnapshot(pods, range(6)), snapshotBefore);
+});
+
+test('4e. a key left on a master in a slot it does not own is found and moved to the owner', async () => {
+  const entries = await readClusterNodes(pods, 0);
+  const masters = entries.filter((entry) => entry.role === 'master');
+  const key = 'stranded-key';
+  const probe = pods.connect(0);
+  const slot = Number(await probe.call('CLUSTER', 'KEYSLOT', key));
+  probe.disconnect();
+  const owner = masters.find((entry) => entry.slots.includes(slot))!;
+  const holder = masters.find((entry) => entry !== owner)!;
+  // The way an interrupted or hand-made migration can leave one: imported, then the slot closed.
+  const client = pods.connect(ordinalOf(pods, holder.address));
+  try {
+    await client.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', owner.id);
+    await client.call('ASKING');
+    await client.set(key, 'stranded value');
+    await client.call('CLUSTER', 'SETSLOT', String(slot), 'STABLE');
+    assert.equal(Number(await client.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot))), 1, 'the holder has the key');
+  } finally {
+    client.disconnect();
+  }
+
+  const run = await runTopologyOk(topologyArgs({ phase: 'post', masters: 3, replicasPerMaster: 1, pods: pods.addresses(6) }));
+  assert.match(run.stdout, new RegExp(`slot ${slot}\\b`), `the plan names the slot: ${describeRun(run)}`);
+  const ownerClient = pods.connect(ordinalOf(pods, owner.address));
+  try {
+    assert.equal(await ownerClient.get(key), 'stranded value', 'the key is now on the owner, with its value');
+  } finally {
+    ownerClient.disconnect();
+  }
+  assert.equal(await pods.clusterCheck(0).then((check) => check.ok), true);
+  await assertClusterShape(pods, { masters: 3, replicasPerMaster: 1 });
+  await assertAllKeys(pods, keys);
 });
