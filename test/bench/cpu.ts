@@ -29,6 +29,8 @@ export interface CpuDuringOperation {
   toolMs?: number;
   serversMs: number;
   busiestServer: { ordinal: number; ms: number };
+  /** Per pod ordinal. */
+  perServerMs: Record<number, number>;
   /** This process: the concurrent client and the bench's own polling. */
   benchMs: number;
 }
@@ -41,10 +43,12 @@ export function cpuDuring(
 ): CpuDuringOperation {
   let serversMs = 0;
   let busiestServer = { ordinal: -1, ms: 0 };
+  const perServerMs: Record<number, number> = {};
   for (const [ordinal, ms] of after) {
     const used = ms - (before.get(ordinal) ?? 0);
+    perServerMs[ordinal] = used;
     serversMs += used;
     if (used > busiestServer.ms) busiestServer = { ordinal, ms: used };
   }
-  return { toolMs, serversMs, busiestServer, benchMs: (benchUsage.user + benchUsage.system) / 1000 };
+  return { toolMs, serversMs, busiestServer, perServerMs, benchMs: (benchUsage.user + benchUsage.system) / 1000 };
 }

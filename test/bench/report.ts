@@ -111,7 +111,9 @@ export function formatReport(results: OperationResult[], floor: FloorResult | un
     ...results.map(
       ({ operation, contender, cpu, totalMs }) =>
         `  ${`${operation} ${contender}`.padEnd(17)} ${contender} ${seconds(cpu.toolMs)}, redis-servers ${seconds(cpu.serversMs)} ` +
-        `(busiest pod ${cpu.busiestServer.ordinal}: ${seconds(cpu.busiestServer.ms)}), bench client ${seconds(cpu.benchMs)}; ` +
+        `(by pod: ${Object.entries(cpu.perServerMs)
+          .map(([ordinal, ms]) => `${ordinal}:${seconds(ms)}`)
+          .join(' ')}), bench client ${seconds(cpu.benchMs)}; ` +
         `${seconds((cpu.toolMs ?? 0) + cpu.serversMs + cpu.benchMs)} of ${seconds(cores * totalMs)} available`,
     ),
   );
