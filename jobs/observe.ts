@@ -4,6 +4,7 @@ import { Connections, connectionError } from './connections';
 import type { Pod } from './discover';
 import { TopologyError, describeError } from './errors';
 import type { ClusterView, PodNode, StrangerNode } from './model';
+import { sleep } from './migrate';
 import { slotCount } from './slots';
 
 /** One line of CLUSTER NODES. */
@@ -90,13 +91,23 @@ export interface PodReport {
   readonly info: Record<string, string>;
 }
 
+/** How long a pod may answer LOADING (a replica loading what its master sent it) before that is an error. */
+const loadingTimeoutMs = 600_000;
+
 async function command(client: Redis, pod: Pod, ...args: (string | number)[]): Promise<unknown> {
-  try {
-    return await client.call(...(args.map(String) as [string, ...string[]]));
-  } catch (error) {
-    const message = describeError(error);
-    if (/NOAUTH|WRONGPASS/.test(message)) throw connectionError(pod, error);
-    throw new TopologyError(`${pod.name}: ${args.slice(0, 2).join(' ')} failed: ${message}`);
+  const started = Date.now();
+  for (;;) {
+    try {
+      return await client.call(...(args.map(String) as [string, ...string[]]));
+    } catch (error) {
+      const message = describeError(error);
+      if (/NOAUTH|WRONGPASS/.test(message)) throw connectionError(pod, error);
+      if (/\bLOADING\b/.test(message) && Date.now() - started < loadingTimeoutMs) {
+        await sleep(200);
+        continue;
+      }
+      throw new TopologyError(`${pod.name}: ${args.slice(0, 2).join(' ')} failed: ${message}`);
+    }
   }
 }
 
