@@ -128,40 +128,42 @@ export async function readPod(connections: Connections, pod: Pod, withInfo: bool
   return { pod, entries, self, clusterState: parseInfo(String(clusterInfoText)).cluster_state ?? 'unknown', info };
 }
 
+/** Counts keys in the given slots and the whole database in one atomic step (a script). */
+const countScript = `local counts = {}
+for index, slot in ipairs(ARGV) do counts[index] = redis.call('CLUSTER', 'COUNTKEYSINSLOT', slot) end
+counts[#counts + 1] = redis.call('DBSIZE')
+return counts`;
+
 /**
  * Keys per slot on one master. Counting all 16384 slots costs 16384 commands per master on each
- * observe; so first only the slots it owns or has open are counted, with DBSIZE in the same
- * transaction (one consistent snapshot, short: each count is O(1)). Only if those do not add up
- * to every key, some key lies in a slot the master should not hold, and all slots are counted
- * so that the planner sees where.
+ * observe; so first only the slots it owns or has open are counted, with DBSIZE, in one script
+ * (a consistent snapshot, and short: each count is O(1)). Only if those do not add up to every
+ * key (or scripts are unavailable), some key may lie in a slot the master should not hold, and
+ * all slots are counted so that the planner sees where.
  */
 async function countKeysBySlot(client: Redis, report: PodReport): Promise<Record<number, number>> {
   const { pod, self } = report;
   const candidates = [...new Set([...self.slots, ...Object.keys(self.migrating).map(Number), ...Object.keys(self.importing).map(Number)])];
-  const transaction = client.multi();
-  for (const slot of candidates) transaction.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot));
-  transaction.dbsize();
-  const results = await runCounts(transaction, pod);
-  const total = Number(results.pop());
-  const counts = toCounts(candidates, results);
-  if (Object.values(counts).reduce((sum, count) => sum + count, 0) === total) return counts;
+  try {
+    const results = (await client.eval(countScript, 0, ...candidates.map(String))) as number[];
+    const total = Number(results.pop());
+    const counts = toCounts(candidates, results);
+    if (Object.values(counts).reduce((sum, count) => sum + count, 0) === total) return counts;
+  } catch (error) {
+    if (/NOAUTH|WRONGPASS/.test(describeError(error))) throw connectionError(pod, error);
+    // Scripting disabled or refused: count every slot instead.
+  }
   const pipeline = client.pipeline();
   const all = Array.from({ length: slotCount }, (_, slot) => slot);
   for (const slot of all) pipeline.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot));
-  return toCounts(all, await runCounts(pipeline, pod));
-}
-
-async function runCounts(batch: ReturnType<Redis['pipeline']>, pod: Pod): Promise<unknown[]> {
-  let results: Array<[Error | null, unknown]>;
-  try {
-    results = (await batch.exec()) ?? [];
-  } catch (error) {
-    throw new TopologyError(`${pod.name}: counting keys per slot failed: ${describeError(error)}`);
-  }
-  return results.map(([error, value]) => {
-    if (error) throw new TopologyError(`${pod.name}: counting keys per slot failed: ${describeError(error)}`);
-    return value;
-  });
+  const results = (await pipeline.exec()) ?? [];
+  return toCounts(
+    all,
+    results.map(([error, value], slot) => {
+      if (error) throw new TopologyError(`${pod.name}: CLUSTER COUNTKEYSINSLOT ${slot} failed: ${describeError(error)}`);
+      return value;
+    }),
+  );
 }
 
 function toCounts(slots: readonly number[], values: readonly unknown[]): Record<number, number> {
