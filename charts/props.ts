@@ -180,6 +180,13 @@ export interface RedisClusterChartProps {
    */
   readonly migrationSlotsInFlight?: number;
   /**
+   * A cap on keys the topology Jobs migrate per second, all source/target pairs together: the
+   * gentle rate setting. On a busy node a cap keeps client latency near its usual level during a
+   * reshard, where fewer slots in flight alone does not (README, Performance). 0 means no cap.
+   * @default - no cap
+   */
+  readonly migrationMaxKeysPerSecond?: number;
+  /**
    * A NetworkPolicy letting clients reach port 6379 and only Redis pods and the Jobs reach the bus port.
    * @default - no NetworkPolicy is created
    */

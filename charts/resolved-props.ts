@@ -34,6 +34,7 @@ export interface ResolvedProps {
   readonly jobBackoffLimit: number;
   readonly terminationGracePeriodSeconds: number;
   readonly migrationSlotsInFlight: number | undefined;
+  readonly migrationMaxKeysPerSecond: number | undefined;
   readonly networkPolicy?: { readonly clientPodLabels?: Record<string, string> };
 }
 
@@ -78,6 +79,7 @@ export function resolveProps(props: RedisClusterChartProps = {}): ResolvedProps 
     jobBackoffLimit: props.jobBackoffLimit ?? 3,
     terminationGracePeriodSeconds: props.terminationGracePeriodSeconds ?? 60,
     migrationSlotsInFlight: props.migrationSlotsInFlight,
+    migrationMaxKeysPerSecond: props.migrationMaxKeysPerSecond,
     networkPolicy: props.networkPolicy,
   };
 }

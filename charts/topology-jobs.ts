@@ -33,6 +33,7 @@ export function topologyJobEnv(cluster: ResolvedProps): k8s.EnvVar[] {
     { name: 'CLUSTER_DOMAIN', value: cluster.clusterDomain },
     { name: 'REDIS_PORT', value: String(REDIS_PORT) },
     ...(cluster.migrationSlotsInFlight === undefined ? [] : [{ name: 'MIGRATION_SLOTS_IN_FLIGHT', value: String(cluster.migrationSlotsInFlight) }]),
+    ...(cluster.migrationMaxKeysPerSecond === undefined ? [] : [{ name: 'MIGRATION_MAX_KEYS_PER_SECOND', value: String(cluster.migrationMaxKeysPerSecond) }]),
     ...passwordEnv(cluster),
   ];
 }

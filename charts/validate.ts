@@ -47,6 +47,7 @@ const KNOWN_PROPS: ReadonlySet<string> = new Set<keyof RedisClusterChartProps>([
   'terminationGracePeriodSeconds',
   'networkPolicy',
   'migrationSlotsInFlight',
+  'migrationMaxKeysPerSecond',
 ]);
 
 export const MAXMEMORY_POLICIES = [
@@ -232,6 +233,7 @@ export function validateProps(props: RedisClusterChartProps): ResolvedProps {
   requireInteger('jobBackoffLimit', resolved.jobBackoffLimit, 0, 100);
   requireInteger('terminationGracePeriodSeconds', resolved.terminationGracePeriodSeconds, 0, 3600);
   if (resolved.migrationSlotsInFlight !== undefined) requireInteger('migrationSlotsInFlight', resolved.migrationSlotsInFlight, 1, 1024);
+  if (resolved.migrationMaxKeysPerSecond !== undefined) requireInteger('migrationMaxKeysPerSecond', resolved.migrationMaxKeysPerSecond, 0, 1_000_000_000);
   if (resolved.networkPolicy !== undefined) {
     requireObject('networkPolicy', resolved.networkPolicy, ['clientPodLabels']);
     if (resolved.networkPolicy.clientPodLabels !== undefined) requireLabels('networkPolicy.clientPodLabels', resolved.networkPolicy.clientPodLabels);

@@ -34,21 +34,25 @@ export interface Settings {
   readonly convergeTimeoutMs: number;
   /** Slots each source/target pair migrates at a time: the speed / client latency trade. */
   readonly slotsInFlight: number;
+  /** Keys migrated per second at most, all pairs together; 0 = no limit. */
+  readonly maxKeysPerSecond: number;
 }
 
 export const usage = `Usage: topology --phase pre|post|all --masters M --replicas-per-master R
        [--pods HOST:PORT,HOST:PORT,...] [--password-file FILE] [--dry-run]
-       [--slots-in-flight N]
+       [--slots-in-flight N] [--max-keys-per-second N]
 
 Environment equivalents: PHASE, MASTERS, REPLICAS_PER_MASTER, PODS, PASSWORD_FILE, DRY_RUN=true,
-MIGRATION_SLOTS_IN_FLIGHT;
+MIGRATION_SLOTS_IN_FLIGHT, MIGRATION_MAX_KEYS_PER_SECOND;
 password from --password-file, else REDIS_PASSWORD, else none.
 Without --pods, pods are found by DNS:
   \${STATEFULSET_NAME}-<ordinal>.\${HEADLESS_SERVICE}.\${POD_NAMESPACE}.svc.\${CLUSTER_DOMAIN}:\${REDIS_PORT}
   (defaults redis-cluster, redis-cluster-svc, default, cluster.local, 6379).
 Timeouts: POD_WAIT_TIMEOUT_SECONDS (default 600), CONVERGE_TIMEOUT_SECONDS (default 120).
 --slots-in-flight: slots each source/target pair migrates at a time, 1..1024 (default \${defaultSlotsInFlight});
-  more moves keys faster, fewer keeps client latency on the moving masters lower.`;
+  more moves keys faster, fewer keeps client latency on the moving masters lower.
+--max-keys-per-second: a cap on keys migrated per second, all pairs together, 0..1000000000
+  (default 0, no cap); a cap leaves the masters CPU for their clients on a busy machine.`;
 
 const flagNames: Record<string, string> = {
   '--phase': 'PHASE',
@@ -57,6 +61,7 @@ const flagNames: Record<string, string> = {
   '--pods': 'PODS',
   '--password-file': 'PASSWORD_FILE',
   '--slots-in-flight': 'MIGRATION_SLOTS_IN_FLIGHT',
+  '--max-keys-per-second': 'MIGRATION_MAX_KEYS_PER_SECOND',
 };
 
 /** Thrown for --help: main prints usage and exits 0. */
@@ -132,6 +137,12 @@ export function parseSettings(argv: readonly string[], env: Env, readFile: (path
     throw new UsageError(`--slots-in-flight (MIGRATION_SLOTS_IN_FLIGHT) must be an integer from 1 to 1024, got ${slotsInFlight}`);
   }
 
+  const maxKeysText = setting('MIGRATION_MAX_KEYS_PER_SECOND');
+  const maxKeysPerSecond = maxKeysText === undefined ? 0 : parseInteger(maxKeysText, '--max-keys-per-second (MIGRATION_MAX_KEYS_PER_SECOND)');
+  if (maxKeysPerSecond < 0 || maxKeysPerSecond > 1_000_000_000) {
+    throw new UsageError(`--max-keys-per-second (MIGRATION_MAX_KEYS_PER_SECOND) must be an integer from 0 (no cap) to 1000000000, got ${maxKeysPerSecond}`);
+  }
+
   const port = parseInteger(env.REDIS_PORT?.trim() || '6379', 'REDIS_PORT');
   if (port < 1 || port > 55535) throw new UsageError(`REDIS_PORT must be 1..55535 (the bus port is +10000), got ${port}`);
 
@@ -152,6 +163,7 @@ export function parseSettings(argv: readonly string[], env: Env, readFile: (path
     podWaitTimeoutMs: parseSeconds(env.POD_WAIT_TIMEOUT_SECONDS, 600, 'POD_WAIT_TIMEOUT_SECONDS'),
     convergeTimeoutMs: parseSeconds(env.CONVERGE_TIMEOUT_SECONDS, 120, 'CONVERGE_TIMEOUT_SECONDS'),
     slotsInFlight,
+    maxKeysPerSecond,
   };
 }
 

@@ -89,7 +89,7 @@ async function runPhase(phase: PlanPhase, settings: Settings, pods: readonly Pod
       log,
       convergeTimeoutMs: settings.convergeTimeoutMs,
       estimatedKeys: keysToMove(observation.view, plan.steps),
-      tuning: { ...defaultTuning, slotsInFlight: settings.slotsInFlight },
+      tuning: { ...defaultTuning, slotsInFlight: settings.slotsInFlight, maxKeysPerSecond: settings.maxKeysPerSecond },
     });
     await executor.run();
   }

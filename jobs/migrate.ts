@@ -29,10 +29,31 @@ export interface MigrationTuning {
   readonly slotsInFlight: number;
   /** MIGRATE's own I/O timeout, ms. */
   readonly migrateTimeoutMs: number;
+  /**
+   * Keys moved per second at most, over all pairs together; 0 for no limit. A cap leaves the
+   * masters CPU for their clients, which slots in flight alone does not once the machine is busy.
+   */
+  readonly maxKeysPerSecond: number;
 }
 
 export const defaultSlotsInFlight = 32;
-export const defaultTuning: MigrationTuning = { keysPerBatch: 1000, slotsInFlight: defaultSlotsInFlight, migrateTimeoutMs: 60_000 };
+export const defaultTuning: MigrationTuning = { keysPerBatch: 1000, slotsInFlight: defaultSlotsInFlight, migrateTimeoutMs: 60_000, maxKeysPerSecond: 0 };
+
+/** Paces work to a rate: each take(n) waits until n more units fit under it since the first. */
+export class RateLimiter {
+  private nextFreeAt = 0;
+
+  constructor(private readonly perSecond: number) {}
+
+  async take(units: number): Promise<void> {
+    if (this.perSecond <= 0) return;
+    const now = performance.now();
+    // Idle time is not saved up beyond a tenth of a second's worth: no burst after a pause.
+    const startAt = Math.max(now - 100, this.nextFreeAt);
+    this.nextFreeAt = startAt + (units * 1000) / this.perSecond;
+    if (startAt > now) await sleep(startAt - now);
+  }
+}
 
 const transient =
   /TRYAGAIN|IOERR|LOADING|CLUSTERDOWN|BUSY |ETIMEDOUT|ECONNRESET|ECONNREFUSED|EPIPE|Connection is closed|Command timed out|MASTERDOWN|Reached the max retries/i;
@@ -66,14 +87,18 @@ export class SlotMigrator {
   constructor(
     private readonly environment: MigrationEnvironment,
     private readonly tuning: MigrationTuning = defaultTuning,
-  ) {}
+  ) {
+    this.rate = new RateLimiter(tuning.maxKeysPerSecond);
+  }
 
   /** Moves all slots of all moves; resolves when every slot is owned by its target everywhere. */
   async run(moves: readonly SlotMove[], estimatedKeys: number): Promise<MigrationProgress> {
     const totalSlots = moves.reduce((sum, move) => sum + move.slots.length, 0);
     const progress = new MigrationProgress(this.environment.log, totalSlots, estimatedKeys);
     this.environment.log.info(
-      `migrating ${totalSlots} slots (~${estimatedKeys} keys) in ${moves.length} source->target pairs, ${this.tuning.slotsInFlight} slots at a time per pair: ` +
+      `migrating ${totalSlots} slots (~${estimatedKeys} keys) in ${moves.length} source->target pairs, ${this.tuning.slotsInFlight} slots at a time per pair` +
+        (this.tuning.maxKeysPerSecond > 0 ? `, at most ${this.tuning.maxKeysPerSecond} keys/s` : '') +
+        ': ' +
         moves.map((move) => `${this.environment.podOf(move.from).ordinal}->${this.environment.podOf(move.to).ordinal}: ${move.slots.length}`).join(', '),
     );
     this.stopped = false;
@@ -86,6 +111,8 @@ export class SlotMigrator {
     progress.finish();
     return progress;
   }
+
+  private readonly rate: RateLimiter;
 
   /** Set when a slot fails: the other pairs finish their window (not left open) and stop. */
   private stopped = false;
@@ -250,6 +277,7 @@ export class SlotMigrator {
         this.environment.log,
       );
       if (keys.length === 0) return;
+      await this.rate.take(keys.length);
       const auth = this.environment.password === undefined ? [] : ['AUTH', this.environment.password];
       try {
         await withRetry(

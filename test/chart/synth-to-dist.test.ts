@@ -132,6 +132,7 @@ describe('npm run synth', () => {
     ['flux path', { gitops: 'flux', flux: { path: 'dist' } }, /Invalid flux\.path: "dist"/],
     ['misspelt prop', { master: 4 } as any, /Invalid master: 4\. Allowed: no such prop; known props are masters/],
     ['migration rate 0', { migrationSlotsInFlight: 0 }, /Invalid migrationSlotsInFlight: 0\. Allowed: an integer from 1 to 1024/],
+    ['key rate negative', { migrationMaxKeysPerSecond: -1 }, /Invalid migrationMaxKeysPerSecond: -1\. Allowed: an integer from 0 to 1000000000/],
     [
       'too many pods',
       { masters: 200, replicasPerMaster: 5 },

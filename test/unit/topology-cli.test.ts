@@ -52,6 +52,19 @@ test('migration slots in flight: default, flag, env, and its bounds', () => {
   }
 });
 
+test('migration key rate cap: none by default, flag, env, and its bounds', () => {
+  assert.equal(parseSettings(base, {}).maxKeysPerSecond, 0);
+  assert.equal(parseSettings([...base, '--max-keys-per-second', '20000'], {}).maxKeysPerSecond, 20000);
+  assert.equal(parseSettings(base, { MIGRATION_MAX_KEYS_PER_SECOND: '5000' }).maxKeysPerSecond, 5000);
+  assert.equal(parseSettings([...base, '--max-keys-per-second=0'], { MIGRATION_MAX_KEYS_PER_SECOND: '5000' }).maxKeysPerSecond, 0);
+  for (const value of ['-1', '1000000001', '10k']) {
+    assert.throws(
+      () => parseSettings([...base, '--max-keys-per-second', value], {}),
+      (error) => error instanceof UsageError && /max-keys-per-second \(MIGRATION_MAX_KEYS_PER_SECOND\)/.test(error.message),
+    );
+  }
+});
+
 test('password file wins over REDIS_PASSWORD and loses its trailing newline', () => {
   const settings = parseSettings([...base, '--password-file', '/secret'], { REDIS_PASSWORD: 'env' }, () => 'from-file\n');
   assert.equal(settings.password, 'from-file');
