@@ -109,8 +109,9 @@ export function formatReport(results: OperationResult[], floor: FloorResult | un
     '',
     `cpu during the operation (s), of ${cores} cores x wall time:`,
     ...results.map(
-      ({ operation, contender, cpu, totalMs }) =>
+      ({ operation, contender, cpu, totalMs, keysMoved }) =>
         `  ${`${operation} ${contender}`.padEnd(17)} ${contender} ${seconds(cpu.toolMs)}, redis-servers ${seconds(cpu.serversMs)} ` +
+        `= ${((cpu.serversMs * 1000) / Math.max(1, keysMoved)).toFixed(1)} us per key moved ` +
         `(by pod: ${Object.entries(cpu.perServerMs)
           .map(([ordinal, ms]) => `${ordinal}:${seconds(ms)}`)
           .join(' ')}), bench client ${seconds(cpu.benchMs)}; ` +
