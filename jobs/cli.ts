@@ -32,6 +32,8 @@ export interface Settings {
   readonly podWaitTimeoutMs: number;
   /** How long to wait for all nodes to agree on the configuration after a change. */
   readonly convergeTimeoutMs: number;
+  /** post: how long to wait for every replica to finish syncing from its master before calling it done. */
+  readonly replicaSyncTimeoutMs: number;
   /** Slots each source/target pair migrates at a time: the speed / client latency trade. */
   readonly slotsInFlight: number;
   /** Keys migrated per second at most, all pairs together; 0 = no limit. */
@@ -48,7 +50,8 @@ password from --password-file, else REDIS_PASSWORD, else none.
 Without --pods, pods are found by DNS:
   \${STATEFULSET_NAME}-<ordinal>.\${HEADLESS_SERVICE}.\${POD_NAMESPACE}.svc.\${CLUSTER_DOMAIN}:\${REDIS_PORT}
   (defaults redis-cluster, redis-cluster-svc, default, cluster.local, 6379).
-Timeouts: POD_WAIT_TIMEOUT_SECONDS (default 600), CONVERGE_TIMEOUT_SECONDS (default 120).
+Timeouts: POD_WAIT_TIMEOUT_SECONDS (default 600), CONVERGE_TIMEOUT_SECONDS (default 120),
+REPLICA_SYNC_TIMEOUT_SECONDS (default 1800).
 --slots-in-flight: slots each source/target pair migrates at a time, 1..1024 (default \${defaultSlotsInFlight});
   more moves keys faster, fewer keeps client latency on the moving masters lower.
 --max-keys-per-second: a cap on keys migrated per second, all pairs together, 0..1000000000
@@ -162,6 +165,7 @@ export function parseSettings(argv: readonly string[], env: Env, readFile: (path
     },
     podWaitTimeoutMs: parseSeconds(env.POD_WAIT_TIMEOUT_SECONDS, 600, 'POD_WAIT_TIMEOUT_SECONDS'),
     convergeTimeoutMs: parseSeconds(env.CONVERGE_TIMEOUT_SECONDS, 120, 'CONVERGE_TIMEOUT_SECONDS'),
+    replicaSyncTimeoutMs: parseSeconds(env.REPLICA_SYNC_TIMEOUT_SECONDS, 1800, 'REPLICA_SYNC_TIMEOUT_SECONDS'),
     slotsInFlight,
     maxKeysPerSecond,
   };

@@ -7,7 +7,7 @@ import { discoverPods, resolveGivenPods, type Pod } from './discover';
 import { TopologyError, UsageError, describeError, registerSecret } from './errors';
 import { Executor } from './execute';
 import { desiredPodCount, type DesiredShape } from './model';
-import { findDisagreements, observe, readPod } from './observe';
+import { findDisagreements, observe, parseInfo, readPod } from './observe';
 import { planPhase, type PlanPhase } from './plan';
 import { createLog, formatDuration, type Log } from './progress';
 import { shapeProblems } from './shape';
@@ -53,7 +53,10 @@ async function runPhase(phase: PlanPhase, settings: Settings, pods: readonly Pod
     if (plan.steps.length === 0) {
       const problems = await verify(phase, desired, pods, connections, settings);
       if (problems.length === 0) {
-        if (phase === 'post' && !settings.dryRun) await saveConfigs(pods.slice(0, desiredPodCount(desired)), connections, log);
+        if (phase === 'post' && !settings.dryRun) {
+          await waitForReplicaSync(pods.slice(0, desiredPodCount(desired)), connections, log, settings.replicaSyncTimeoutMs);
+          await saveConfigs(pods.slice(0, desiredPodCount(desired)), connections, log);
+        }
         log.info(
           round === 1
             ? `${phase}: cluster already has the desired shape (${settings.masters} masters x ${settings.replicasPerMaster} replicas)`
@@ -93,6 +96,44 @@ async function runPhase(phase: PlanPhase, settings: Settings, pods: readonly Pod
     });
     await executor.run();
   }
+}
+
+/**
+ * The shape alone is not redundancy: a replica just attached (a new shard's, or one moved to
+ * another master) serves as a failover target only once its first sync is done, and a master
+ * lost before then takes the keys it alone holds with it. So post is done when every replica's
+ * link to its master is up (bounded wait, with progress in the log).
+ */
+async function waitForReplicaSync(pods: readonly Pod[], connections: Connections, log: Log, timeoutMs: number): Promise<void> {
+  const started = Date.now();
+  let lastLog = started;
+  for (;;) {
+    const syncing: string[] = [];
+    for (const pod of pods) {
+      const info = parseInfo(String(await (await connections.client(pod)).call('INFO', 'replication')));
+      if (info.role !== 'slave' || info.master_link_status === 'up') continue;
+      const total = Number(info.master_sync_total_bytes ?? 0);
+      const read = Number(info.master_sync_read_bytes ?? 0);
+      const progress = info.master_sync_in_progress === '1' && total > 0 ? `, ${Math.floor((100 * read) / total)}% of ${formatBytes(total)} received` : '';
+      syncing.push(`${pod.name}${progress}`);
+    }
+    if (syncing.length === 0) return;
+    if (Date.now() - started > timeoutMs) {
+      throw new TopologyError(
+        `replicas still syncing from their masters after ${formatDuration(timeoutMs)}: ${syncing.join('; ')}`,
+        'the cluster has its shape; check the replicas (INFO replication, their logs) and run again, or raise REPLICA_SYNC_TIMEOUT_SECONDS',
+      );
+    }
+    if (Date.now() - lastLog > 10_000) {
+      log.info(`waiting for replicas to finish their sync from their masters: ${syncing.join('; ')}`);
+      lastLog = Date.now();
+    }
+    await sleep(200);
+  }
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${Math.max(1, Math.round(bytes / 2 ** 20))} MiB`;
 }
 
 /**

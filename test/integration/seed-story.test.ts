@@ -20,8 +20,23 @@ after(async () => {
   await pods.destroy();
 });
 
-test('1. bootstrap: 6 empty pods become 3 masters with 1 replica each, master on the even ordinal', async () => {
+/** Asserts each given pod is a replica whose link to its master is up (its first sync done), right now. */
+async function assertReplicasInSync(ordinals: number[]): Promise<void> {
+  for (const ordinal of ordinals) {
+    const client = pods.connect(ordinal);
+    try {
+      const info = String(await client.info('replication'));
+      assert.match(info, /role:slave/, `pod ${ordinal} is a replica`);
+      assert.match(info, /master_link_status:up/, `pod ${ordinal} finished its sync before the program said done:\n${info}`);
+    } finally {
+      client.disconnect();
+    }
+  }
+}
+
+test('1. bootstrap: 6 empty pods become 3 masters with 1 replica each, master on the even ordinal; done means replicas synced', async () => {
   await runTopologyOk(topologyArgs({ phase: 'post', masters: 3, replicasPerMaster: 1, pods: pods.addresses(6) }));
+  await assertReplicasInSync([1, 3, 5]);
 
   const shards = await assertClusterShape(pods, { masters: 3, replicasPerMaster: 1 });
   assert.deepEqual(shards.map((shard) => shard.slotCount).sort(), [5461, 5461, 5462]);
@@ -60,6 +75,7 @@ test('2. grow: pods 6 and 7 join as the 4th shard, a quarter of the slots move, 
   assert.ok(Number(movedKeys) > 4000, `about a quarter of the keys moved: ${run.stdout.slice(-500)}`);
   assert.ok(Number(rate) <= cap * 1.1, `migrated at ${rate} keys/s with a cap of ${cap}`);
 
+  await assertReplicasInSync([7]);
   const shards = await assertClusterShape(pods, { masters: 4, replicasPerMaster: 1 });
   const newShard = shards.find((shard) => shard.masterAddress === pods.addresses(8)[6]);
   assert.ok(newShard, 'pod 6 is a master');
