@@ -314,7 +314,7 @@ export class SlotMigrator {
   /**
    * The target takes the window's slots in one transaction. `SETSLOT NODE` on a node importing
    * the slot bumps its config epoch and broadcasts a PONG to every node, and every receiver then
-   * walks all 16384 slots: per slot that is most of the cluster's CPU in a fast migration. So
+   * walks all 16384 slots: done per slot, the largest CPU cost of a fast migration. So
    * every slot but the last is closed (STABLE) and taken (NODE) without it, and the last one
    * is taken the usual way: one epoch bump and one broadcast carry the whole window. The
    * transaction matters: while a slot is importing, gossip from the source (whose epoch may be
