@@ -115,6 +115,7 @@ describe('RedisClusterChart with the seed document defaults', () => {
       'cluster-config-file nodes.conf',
       'cluster-node-timeout 5000',
       'appendonly yes',
+      'repl-diskless-sync-delay 1',
       'protected-mode no',
       'port 6379',
       'dir /data',

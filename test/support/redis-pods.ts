@@ -83,6 +83,9 @@ export class LocalRedisPods {
       '',
       '--appendonly',
       'no',
+      // As the chart's redis.conf: a replica's first sync starts 1 s after it asks.
+      '--repl-diskless-sync-delay',
+      '1',
       '--protected-mode',
       'no',
       '--daemonize',
