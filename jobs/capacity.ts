@@ -1,8 +1,7 @@
 // Memory check before moving data: receivers with maxmemory must have room for what they get.
 import { TopologyError } from './errors';
 import type { ClusterView, Step } from './model';
-
-const megabytes = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MiB`;
+import { formatMegabytes } from './progress';
 
 /** Estimated bytes each target receives (per-slot key counts x the source's bytes per key). */
 export function incomingBytes(view: ClusterView, steps: readonly Step[]): Map<string, number> {
@@ -31,7 +30,7 @@ export function checkCapacity(view: ClusterView, steps: readonly Step[]): void {
     const after = target.usedMemory + bytes;
     if (after > target.maxMemory) {
       problems.push(
-        `${target.name} would need ~${megabytes(after)} (uses ${megabytes(target.usedMemory)}, receives ~${megabytes(bytes)}) but maxmemory is ${megabytes(target.maxMemory)}`,
+        `${target.name} would need ~${formatMegabytes(after)} (uses ${formatMegabytes(target.usedMemory)}, receives ~${formatMegabytes(bytes)}) but maxmemory is ${formatMegabytes(target.maxMemory)}`,
       );
     }
   }

@@ -9,7 +9,7 @@ import { Executor } from './execute';
 import { desiredPodCount, type DesiredShape } from './model';
 import { findDisagreements, observe, parseInfo, readPod } from './observe';
 import { planPhase, type PlanPhase } from './plan';
-import { createLog, formatDuration, type Log } from './progress';
+import { createLog, formatDuration, formatMegabytes, type Log } from './progress';
 import { shapeProblems } from './shape';
 import { defaultTuning, sleep } from './migrate';
 
@@ -114,7 +114,7 @@ async function waitForReplicaSync(pods: readonly Pod[], connections: Connections
       if (info.role !== 'slave' || info.master_link_status === 'up') continue;
       const total = Number(info.master_sync_total_bytes ?? 0);
       const read = Number(info.master_sync_read_bytes ?? 0);
-      const progress = info.master_sync_in_progress === '1' && total > 0 ? `, ${Math.floor((100 * read) / total)}% of ${formatBytes(total)} received` : '';
+      const progress = info.master_sync_in_progress === '1' && total > 0 ? `, ${Math.floor((100 * read) / total)}% of ${formatMegabytes(total)} received` : '';
       syncing.push(`${pod.name}${progress}`);
     }
     if (syncing.length === 0) return;
@@ -130,10 +130,6 @@ async function waitForReplicaSync(pods: readonly Pod[], connections: Connections
     }
     await sleep(200);
   }
-}
-
-function formatBytes(bytes: number): string {
-  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${Math.max(1, Math.round(bytes / 2 ** 20))} MiB`;
 }
 
 /**

@@ -19,6 +19,8 @@ export function createLog(
   };
 }
 
+export const formatMegabytes = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MiB`;
+
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms)) return '?';
   const seconds = Math.round(ms / 1000);
