@@ -1,4 +1,5 @@
 import { parseAllDocuments } from 'yaml';
+import { ENV } from '../jobs/contract';
 import type { ManifestFiles } from './render-manifests';
 
 const SLOTS = 16384;
@@ -45,8 +46,8 @@ export function readShape(objects: readonly KubeObject[]): ManifestShape | undef
   return {
     statefulSetName: statefulSet.metadata?.name ?? '',
     pods: Number(statefulSet.spec?.replicas ?? 1),
-    masters: number('MASTERS'),
-    replicasPerMaster: number('REPLICAS_PER_MASTER'),
+    masters: number(ENV.masters),
+    replicasPerMaster: number(ENV.replicasPerMaster),
   };
 }
 

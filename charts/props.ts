@@ -50,12 +50,13 @@ export interface NetworkPolicySettings {
 
 export interface RedisClusterChartProps {
   /**
-   * Number of masters, i.e. how many parts the 16384 hash slots are split into.
+   * Number of masters, i.e. how many parts the 16384 hash slots are split into: 3 to 1000, and
+   * at most 1000 pods in all (the bounds the chart and the program share, jobs/contract.ts).
    * @default 3
    */
   readonly masters?: number;
   /**
-   * Replicas per master; the StatefulSet runs `masters * (1 + replicasPerMaster)` pods.
+   * Replicas per master, 0 to 5; the StatefulSet runs `masters * (1 + replicasPerMaster)` pods.
    * @default 1
    */
   readonly replicasPerMaster?: number;
@@ -175,7 +176,7 @@ export interface RedisClusterChartProps {
   /**
    * How many slots the topology Jobs migrate at once per source/target pair: the rate setting.
    * Higher moves keys faster and raises client latency during a reshard; lower is gentler
-   * (README, Performance).
+   * (README, Performance). 1 to 1024.
    * @default - the program's default (32)
    */
   readonly migrationSlotsInFlight?: number;

@@ -1,11 +1,12 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
+import { desiredPodCount } from '../jobs/contract';
 import { ANNOTATIONS, contentHash } from './hashing';
 import { containerResources } from './container-resources';
 import { commonLabels, redisSelectorLabels } from './labels';
 import { redisPodEnv } from './pod-environment';
 import { CONFIG_MOUNT_PATH, DATA_MOUNT_PATH, RUNTIME_MOUNT_PATH } from './redis-config';
-import { CLUSTER_BUS_PORT, REDIS_PORT, podCount, type ResolvedProps } from './resolved-props';
+import { CLUSTER_BUS_PORT, REDIS_PORT, type ResolvedProps } from './resolved-props';
 import { RESTRICTED_CONTAINER_SECURITY_CONTEXT } from './security-context';
 
 export const REDIS_UID = 999;
@@ -40,7 +41,7 @@ export class RedisStatefulSet extends Construct {
     this.statefulSet = new k8s.KubeStatefulSet(this, 'StatefulSet', {
       metadata: { name: cluster.statefulSetName, namespace: cluster.namespace, labels: commonLabels(cluster, 'server') },
       spec: {
-        replicas: podCount(cluster),
+        replicas: desiredPodCount(cluster),
         serviceName: cluster.headlessServiceName,
         podManagementPolicy: 'Parallel',
         updateStrategy: { type: 'RollingUpdate' },

@@ -1,65 +1,39 @@
-import type { GitOpsTool, RedisClusterChartProps, ResourceSettings, SecretKeyReference } from './props';
+import { DEFAULTS } from '../jobs/contract';
+import type { RedisClusterChartProps, ResourceSettings } from './props';
 import { quantityValue } from './quantity';
 
-/** The chart's props with every default filled in; what the constructs build from. */
-export interface ResolvedProps {
-  readonly masters: number;
-  readonly replicasPerMaster: number;
-  readonly image: string;
-  readonly jobsImage: string;
-  readonly statefulSetName: string;
-  readonly headlessServiceName: string;
-  readonly clientServiceName: string;
-  readonly configMapName: string;
-  readonly topologyConfigMapName: string;
-  readonly volumeClaimTemplateName: string;
-  readonly namespace?: string;
-  readonly clusterDomain: string;
-  readonly storageClassName?: string;
-  readonly storageSize: string;
-  readonly resources: ResourceSettings;
-  readonly jobResources: ResourceSettings;
-  readonly passwordSecret?: SecretKeyReference;
-  readonly podLabels: Record<string, string>;
-  readonly maxmemory?: string;
-  readonly maxmemoryPolicy: string;
-  readonly gitops: GitOpsTool;
-  readonly flux: {
-    readonly sourceRef: { readonly kind: string; readonly name: string; readonly namespace: string };
-    readonly path: string;
-    readonly namespace: string;
-    readonly interval: string;
-  };
-  readonly jobActiveDeadlineSeconds: number;
-  readonly jobBackoffLimit: number;
-  readonly terminationGracePeriodSeconds: number;
-  readonly migrationSlotsInFlight: number | undefined;
-  readonly migrationMaxKeysPerSecond: number | undefined;
-  readonly networkPolicy?: { readonly clientPodLabels?: Record<string, string> };
-}
+/** The Redis pods' client port: the one the topology program dials (the contract's default). */
+export const REDIS_PORT = DEFAULTS.port;
+/** Redis Cluster's bus listens on the client port + 10000. */
+export const CLUSTER_BUS_PORT = REDIS_PORT + 10000;
 
-export const REDIS_PORT = 6379;
-export const CLUSTER_BUS_PORT = 16379;
+export const DEFAULT_JOBS_IMAGE = 'node:20-alpine';
+const DEFAULT_RESOURCES: ResourceSettings = { requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '1Gi' } };
+const DEFAULT_JOB_RESOURCES: ResourceSettings = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } };
 
-export function resolveProps(props: RedisClusterChartProps = {}): ResolvedProps {
-  const statefulSetName = props.statefulSetName ?? 'redis-cluster';
+/**
+ * Every prop with its default filled in: the one place a new prop gets its default. `satisfies`
+ * holds the keys to exactly those of RedisClusterChartProps, so validate's list of known props is
+ * taken from here.
+ */
+function withDefaults(props: RedisClusterChartProps) {
+  const statefulSetName = props.statefulSetName ?? DEFAULTS.statefulSetName;
   return {
-    masters: props.masters ?? 3,
-    replicasPerMaster: props.replicasPerMaster ?? 1,
+    masters: props.masters ?? DEFAULTS.masters,
+    replicasPerMaster: props.replicasPerMaster ?? DEFAULTS.replicasPerMaster,
     image: props.image ?? 'redis:7.2',
-    jobsImage: props.jobsImage ?? 'node:20-alpine',
+    jobsImage: props.jobsImage ?? DEFAULT_JOBS_IMAGE,
     statefulSetName,
-    headlessServiceName: props.headlessServiceName ?? 'redis-cluster-svc',
+    headlessServiceName: props.headlessServiceName ?? DEFAULTS.headlessService,
     clientServiceName: props.clientServiceName ?? `${statefulSetName}-client`,
     configMapName: props.configMapName ?? 'redis-cluster',
-    topologyConfigMapName: `${statefulSetName}-topology`,
     volumeClaimTemplateName: props.volumeClaimTemplateName ?? 'pvc-essd-redis-data',
     namespace: props.namespace,
-    clusterDomain: props.clusterDomain ?? 'cluster.local',
+    clusterDomain: props.clusterDomain ?? DEFAULTS.clusterDomain,
     storageClassName: props.storageClassName,
     storageSize: props.storageSize ?? '20Gi',
-    resources: props.resources ?? { requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '1Gi' } },
-    jobResources: props.jobResources ?? { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+    resources: props.resources ?? DEFAULT_RESOURCES,
+    jobResources: props.jobResources ?? DEFAULT_JOB_RESOURCES,
     passwordSecret: props.passwordSecret,
     podLabels: props.podLabels ?? {},
     maxmemory: props.maxmemory,
@@ -78,14 +52,22 @@ export function resolveProps(props: RedisClusterChartProps = {}): ResolvedProps 
     jobActiveDeadlineSeconds: props.jobActiveDeadlineSeconds ?? 21600,
     jobBackoffLimit: props.jobBackoffLimit ?? 3,
     terminationGracePeriodSeconds: props.terminationGracePeriodSeconds ?? 60,
+    // Unset leaves the program its own default (the contract's), so the Job's env does not carry it.
     migrationSlotsInFlight: props.migrationSlotsInFlight,
     migrationMaxKeysPerSecond: props.migrationMaxKeysPerSecond,
     networkPolicy: props.networkPolicy,
-  };
+  } satisfies Record<keyof RedisClusterChartProps, unknown>;
 }
 
-export function podCount(props: Pick<ResolvedProps, 'masters' | 'replicasPerMaster'>): number {
-  return props.masters * (1 + props.replicasPerMaster);
+/** Every prop name of RedisClusterChartProps, in declaration order of withDefaults. */
+export const PROP_NAMES = Object.keys(withDefaults({})) as readonly (keyof RedisClusterChartProps)[];
+
+/** The chart's props with every default filled in, plus the names derived from them; what the constructs build from. */
+export interface ResolvedProps extends Readonly<ReturnType<typeof resolveProps>> {}
+
+export function resolveProps(props: RedisClusterChartProps = {}) {
+  const resolved = withDefaults(props);
+  return { ...resolved, topologyConfigMapName: `${resolved.statefulSetName}-topology` };
 }
 
 /** maxmemory in bytes for redis.conf: the explicit value, else 75% of the memory limit, else none. */

@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
+import { ENV } from '../jobs/contract';
 import { containerResources } from './container-resources';
 import { topologyConfigMapAnnotations, topologyJobAnnotations } from './gitops-annotations';
 import { ANNOTATIONS, contentHash } from './hashing';
@@ -25,15 +26,15 @@ export interface TopologyJobsProps {
 /** Env of a topology Job: the desired shape and how to find the pods (see README, "How the pieces fit"). */
 export function topologyJobEnv(cluster: ResolvedProps): k8s.EnvVar[] {
   return [
-    { name: 'MASTERS', value: String(cluster.masters) },
-    { name: 'REPLICAS_PER_MASTER', value: String(cluster.replicasPerMaster) },
-    { name: 'STATEFULSET_NAME', value: cluster.statefulSetName },
-    { name: 'HEADLESS_SERVICE', value: cluster.headlessServiceName },
-    fieldRef('POD_NAMESPACE', 'metadata.namespace'),
-    { name: 'CLUSTER_DOMAIN', value: cluster.clusterDomain },
-    { name: 'REDIS_PORT', value: String(REDIS_PORT) },
-    ...(cluster.migrationSlotsInFlight === undefined ? [] : [{ name: 'MIGRATION_SLOTS_IN_FLIGHT', value: String(cluster.migrationSlotsInFlight) }]),
-    ...(cluster.migrationMaxKeysPerSecond === undefined ? [] : [{ name: 'MIGRATION_MAX_KEYS_PER_SECOND', value: String(cluster.migrationMaxKeysPerSecond) }]),
+    { name: ENV.masters, value: String(cluster.masters) },
+    { name: ENV.replicasPerMaster, value: String(cluster.replicasPerMaster) },
+    { name: ENV.statefulSetName, value: cluster.statefulSetName },
+    { name: ENV.headlessService, value: cluster.headlessServiceName },
+    fieldRef(ENV.namespace, 'metadata.namespace'),
+    { name: ENV.clusterDomain, value: cluster.clusterDomain },
+    { name: ENV.port, value: String(REDIS_PORT) },
+    ...(cluster.migrationSlotsInFlight === undefined ? [] : [{ name: ENV.slotsInFlight, value: String(cluster.migrationSlotsInFlight) }]),
+    ...(cluster.migrationMaxKeysPerSecond === undefined ? [] : [{ name: ENV.maxKeysPerSecond, value: String(cluster.migrationMaxKeysPerSecond) }]),
     ...passwordEnv(cluster),
   ];
 }

@@ -1,6 +1,7 @@
+import { BOUNDS, MAX_PODS, desiredPodCount, type Bounds } from '../jobs/contract';
 import type { RedisClusterChartProps } from './props';
 import { isQuantity, quantityValue } from './quantity';
-import { effectiveMaxmemoryBytes, podCount, resolveProps, type ResolvedProps } from './resolved-props';
+import { PROP_NAMES, effectiveMaxmemoryBytes, resolveProps, type ResolvedProps } from './resolved-props';
 
 /** A prop with a value the chart cannot build from. The message names the field, the value and what is allowed. */
 export class InvalidPropError extends Error {
@@ -20,35 +21,7 @@ function describe(value: unknown): string {
   return JSON.stringify(value);
 }
 
-const KNOWN_PROPS: ReadonlySet<string> = new Set<keyof RedisClusterChartProps>([
-  'masters',
-  'replicasPerMaster',
-  'image',
-  'jobsImage',
-  'statefulSetName',
-  'headlessServiceName',
-  'clientServiceName',
-  'configMapName',
-  'volumeClaimTemplateName',
-  'namespace',
-  'clusterDomain',
-  'storageClassName',
-  'storageSize',
-  'resources',
-  'jobResources',
-  'passwordSecret',
-  'podLabels',
-  'maxmemory',
-  'maxmemoryPolicy',
-  'gitops',
-  'flux',
-  'jobActiveDeadlineSeconds',
-  'jobBackoffLimit',
-  'terminationGracePeriodSeconds',
-  'networkPolicy',
-  'migrationSlotsInFlight',
-  'migrationMaxKeysPerSecond',
-]);
+const KNOWN_PROPS: ReadonlySet<string> = new Set(PROP_NAMES);
 
 export const MAXMEMORY_POLICIES = [
   'noeviction',
@@ -60,9 +33,6 @@ export const MAXMEMORY_POLICIES = [
   'volatile-random',
   'volatile-ttl',
 ] as const;
-
-/** Redis Cluster's documented upper bound on the number of nodes. */
-export const MAX_PODS = 1000;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -80,6 +50,11 @@ function requireInteger(field: string, value: unknown, min: number, max: number)
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     fail(field, value, `an integer from ${min} to ${max}`);
   }
+}
+
+/** An integer within bounds the topology program shares (jobs/contract.ts), so both sides refuse the same values. */
+function requireWithin(field: string, value: unknown, bounds: Bounds): void {
+  requireInteger(field, value, bounds.min, bounds.max);
 }
 
 function requireDnsLabel(field: string, value: unknown, maxLength = 63): void {
@@ -161,10 +136,11 @@ export function validateProps(props: RedisClusterChartProps): ResolvedProps {
   }
   const resolved = resolveProps(props);
 
-  requireInteger('masters', resolved.masters, 3, MAX_PODS);
-  requireInteger('replicasPerMaster', resolved.replicasPerMaster, 0, 5);
-  if (podCount(resolved) > MAX_PODS) {
-    fail('masters', resolved.masters, `a count whose pods, masters * (1 + replicasPerMaster) = ${podCount(resolved)}, stay at most ${MAX_PODS}`);
+  requireWithin('masters', resolved.masters, BOUNDS.masters);
+  requireWithin('replicasPerMaster', resolved.replicasPerMaster, BOUNDS.replicasPerMaster);
+  const pods = desiredPodCount(resolved);
+  if (pods > MAX_PODS) {
+    fail('masters', resolved.masters, `a count whose pods, masters * (1 + replicasPerMaster) = ${pods}, stay at most ${MAX_PODS}`);
   }
   requireImage('image', resolved.image);
   requireImage('jobsImage', resolved.jobsImage);
@@ -232,8 +208,8 @@ export function validateProps(props: RedisClusterChartProps): ResolvedProps {
   requireInteger('jobActiveDeadlineSeconds', resolved.jobActiveDeadlineSeconds, 60, 7 * 24 * 3600);
   requireInteger('jobBackoffLimit', resolved.jobBackoffLimit, 0, 100);
   requireInteger('terminationGracePeriodSeconds', resolved.terminationGracePeriodSeconds, 0, 3600);
-  if (resolved.migrationSlotsInFlight !== undefined) requireInteger('migrationSlotsInFlight', resolved.migrationSlotsInFlight, 1, 1024);
-  if (resolved.migrationMaxKeysPerSecond !== undefined) requireInteger('migrationMaxKeysPerSecond', resolved.migrationMaxKeysPerSecond, 0, 1_000_000_000);
+  if (resolved.migrationSlotsInFlight !== undefined) requireWithin('migrationSlotsInFlight', resolved.migrationSlotsInFlight, BOUNDS.slotsInFlight);
+  if (resolved.migrationMaxKeysPerSecond !== undefined) requireWithin('migrationMaxKeysPerSecond', resolved.migrationMaxKeysPerSecond, BOUNDS.maxKeysPerSecond);
   if (resolved.networkPolicy !== undefined) {
     requireObject('networkPolicy', resolved.networkPolicy, ['clientPodLabels']);
     if (resolved.networkPolicy.clientPodLabels !== undefined) requireLabels('networkPolicy.clientPodLabels', resolved.networkPolicy.clientPodLabels);

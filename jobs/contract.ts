@@ -1,0 +1,75 @@
+// The contract between the chart and the topology program: the environment the Jobs are given,
+// its defaults and its bounds. The chart writes the Job's env from these names and validates
+// props against these bounds; the program parses the same names with the same bounds. Pure
+// data: imports nothing, so both sides (and the bundle) can take it.
+
+/** Environment variables the program reads; the chart's Jobs set them. */
+export const ENV = {
+  phase: 'PHASE',
+  masters: 'MASTERS',
+  replicasPerMaster: 'REPLICAS_PER_MASTER',
+  pods: 'PODS',
+  passwordFile: 'PASSWORD_FILE',
+  password: 'REDIS_PASSWORD',
+  dryRun: 'DRY_RUN',
+  statefulSetName: 'STATEFULSET_NAME',
+  headlessService: 'HEADLESS_SERVICE',
+  namespace: 'POD_NAMESPACE',
+  clusterDomain: 'CLUSTER_DOMAIN',
+  port: 'REDIS_PORT',
+  podWaitTimeoutSeconds: 'POD_WAIT_TIMEOUT_SECONDS',
+  convergeTimeoutSeconds: 'CONVERGE_TIMEOUT_SECONDS',
+  replicaSyncTimeoutSeconds: 'REPLICA_SYNC_TIMEOUT_SECONDS',
+  slotsInFlight: 'MIGRATION_SLOTS_IN_FLIGHT',
+  maxKeysPerSecond: 'MIGRATION_MAX_KEYS_PER_SECOND',
+} as const;
+
+/** Every variable of ENV, e.g. for a test harness that must not leak its own environment into the program. */
+export const ENV_NAMES: readonly string[] = Object.values(ENV);
+
+/** Defaults shared by the chart's props and the program's settings. */
+export const DEFAULTS = {
+  masters: 3,
+  replicasPerMaster: 1,
+  statefulSetName: 'redis-cluster',
+  headlessService: 'redis-cluster-svc',
+  namespace: 'default',
+  clusterDomain: 'cluster.local',
+  port: 6379,
+  podWaitTimeoutSeconds: 600,
+  convergeTimeoutSeconds: 120,
+  replicaSyncTimeoutSeconds: 1800,
+  slotsInFlight: 32,
+  /** 0 = no cap. */
+  maxKeysPerSecond: 0,
+} as const;
+
+/** Inclusive integer bounds. */
+export interface Bounds {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** Redis Cluster's documented upper bound on the number of nodes. */
+export const MAX_PODS = 1000;
+
+export const BOUNDS = {
+  /** Redis Cluster needs 3 masters to fail over. */
+  masters: { min: 3, max: MAX_PODS },
+  replicasPerMaster: { min: 0, max: 5 },
+  slotsInFlight: { min: 1, max: 1024 },
+  maxKeysPerSecond: { min: 0, max: 1_000_000_000 },
+  /** The cluster bus listens on port + 10000. */
+  port: { min: 1, max: 55535 },
+} as const satisfies Record<string, Bounds>;
+
+/** The cluster shape a user declares. */
+export interface DesiredShape {
+  readonly masters: number;
+  readonly replicasPerMaster: number;
+}
+
+/** Pods of the StatefulSet for a shape: every master with its replicas. */
+export function desiredPodCount(shape: DesiredShape): number {
+  return shape.masters * (1 + shape.replicasPerMaster);
+}
