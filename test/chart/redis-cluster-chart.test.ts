@@ -101,11 +101,18 @@ describe('RedisClusterChart with the seed document defaults', () => {
     assert.equal(pod.automountServiceAccountToken, false);
   });
 
-  it('prefers spreading pods over nodes and sets resources', () => {
+  it('prefers spreading pods over nodes', () => {
     const [term] = pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution;
     assert.equal(term.podAffinityTerm.topologyKey, 'kubernetes.io/hostname');
     assert.deepEqual(term.podAffinityTerm.labelSelector.matchLabels, statefulSet.spec.selector.matchLabels);
-    assert.ok(redis.resources.requests.memory);
+  });
+
+  it('gives Redis and the Jobs the default requests and limits', () => {
+    assert.deepEqual(redis.resources, { requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '1Gi' } });
+    for (const phase of ['pre', 'post']) {
+      const job = find(objects, 'Job', `redis-cluster-topology-${phase}`);
+      assert.deepEqual(job.spec.template.spec.containers[0].resources, { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } }, phase);
+    }
   });
 
   it('writes the seed settings to redis.conf, without any password', () => {
@@ -133,6 +140,7 @@ describe('RedisClusterChart with the seed document defaults', () => {
 
   it('rolls the pods when the config changes', () => {
     const before = statefulSet.spec.template.metadata.annotations['redis-cluster-gitops/config-hash'];
+    assert.match(before, /^[0-9a-f]{8,}$/);
     const after = find(synthObjects({ ...SEED_PROPS, maxmemoryPolicy: 'allkeys-lru' }), 'StatefulSet', 'redis-cluster');
     assert.notEqual(after.spec.template.metadata.annotations['redis-cluster-gitops/config-hash'], before);
   });
@@ -144,6 +152,17 @@ describe('RedisClusterChart props', () => {
     assert.equal(find(synthObjects({ masters: 5, replicasPerMaster: 0 }), 'StatefulSet', 'redis-cluster').spec.replicas, 5);
   });
 
+  it('sets the requests and limits it is given, as main.ts does', () => {
+    const resources = { requests: { cpu: '1', memory: '2Gi' }, limits: { cpu: '1', memory: '2Gi' } };
+    const jobResources = { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } };
+    const objects = synthObjects({ ...SEED_PROPS, resources, jobResources, maxmemory: '1536Mi' });
+    assert.deepEqual(find(objects, 'StatefulSet', 'redis-cluster').spec.template.spec.containers[0].resources, resources);
+    for (const phase of ['pre', 'post']) {
+      assert.deepEqual(find(objects, 'Job', `redis-cluster-topology-${phase}`).spec.template.spec.containers[0].resources, jobResources, phase);
+    }
+    assert.match(find(objects, 'ConfigMap', 'redis-cluster').data['redis.conf'], /^maxmemory 1610612736$/m);
+  });
+
   it('sets maxmemory to 75% of the memory limit unless given', () => {
     const conf = (props: object) => find(synthObjects(props), 'ConfigMap', 'redis-cluster').data['redis.conf'] as string;
     assert.match(conf({ resources: { limits: { memory: '1Gi' } } }), /^maxmemory 805306368$/m);
@@ -153,7 +172,9 @@ describe('RedisClusterChart props', () => {
 
   it('omits the password env entirely without a Secret', () => {
     const objects = synthObjects({});
-    for (const object of objects.filter((o) => o.kind === 'StatefulSet' || o.kind === 'Job')) {
+    const withContainers = objects.filter((o) => o.kind === 'StatefulSet' || o.kind === 'Job');
+    assert.equal(withContainers.length, 3, 'the StatefulSet and both Jobs');
+    for (const object of withContainers) {
       const env = (object as any).spec.template.spec.containers[0].env.map((entry: any) => entry.name);
       assert.ok(!env.includes('REDIS_PASSWORD'), `${object.kind} has no REDIS_PASSWORD`);
     }
@@ -161,6 +182,7 @@ describe('RedisClusterChart props', () => {
 
   it('puts every object in the given namespace', () => {
     const objects = synthObjects({ ...SEED_PROPS, namespace: 'cache' });
+    assert.equal(objects.length, 8);
     for (const object of objects) assert.equal((object as any).metadata.namespace, 'cache', `${object.kind}/${object.metadata?.name}`);
   });
 
