@@ -17,6 +17,17 @@ const redisConfTemplate =
   'port 6379\ncluster-enabled yes\ncluster-config-file nodes.conf\ncluster-node-timeout 5000\nappendonly yes\nprotected-mode no\ndir /data\n';
 const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
 
+// Addresses for the real servers, as test/support/redis-pods.ts makes them: 127.<from the pid>.<this
+// file's own third octet>.<host>, so a concurrent or crashed run elsewhere never holds the same one.
+const secondOctet = 20 + (process.pid % 200);
+const subnet = 50;
+const address = (host: number) => `127.${secondOctet}.${subnet}.${host}`;
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** How long a condition may take on a loaded machine before the test gives up. */
+const DEADLINE_SECONDS = 60;
+/** Bound on one redis-cli or script call. */
+const CALL_TIMEOUT_MS = 10_000;
+
 interface Pod {
   readonly name: string;
   readonly ip: string;
@@ -132,7 +143,7 @@ describe('start.sh', () => {
 describe('start.sh and probe.sh with redis-server', { skip: hasRedis ? false : 'redis-server is not installed' }, () => {
   const processes: ChildProcess[] = [];
   after(() => {
-    for (const child of processes) if (child.exitCode === null) child.kill('SIGKILL');
+    for (const child of processes) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
 
   const box = sandbox();
@@ -142,29 +153,44 @@ describe('start.sh and probe.sh with redis-server', { skip: hasRedis ? false : '
     return child;
   };
   const cli = async (pod: Pod, ...args: string[]) =>
-    (await run('redis-cli', ['-h', pod.ip, '-p', '6379', ...args], { env: { ...process.env, REDISCLI_AUTH: 'test-password' } })).stdout.trim();
+    (
+      await run('redis-cli', ['-h', pod.ip, '-p', '6379', ...args], {
+        env: { ...process.env, REDISCLI_AUTH: 'test-password' },
+        timeout: CALL_TIMEOUT_MS,
+      })
+    ).stdout.trim();
   const probe = async (pod: Pod, kind: string) => {
     try {
-      await run('sh', [probeScript, kind], { env: { ...process.env, REDIS_PROBE_HOST: pod.ip, REDIS_PASSWORD: 'test-password' } });
+      await run('sh', [probeScript, kind], {
+        env: { ...process.env, REDIS_PROBE_HOST: pod.ip, REDIS_PASSWORD: 'test-password' },
+        timeout: CALL_TIMEOUT_MS,
+      });
       return true;
     } catch {
       return false;
     }
   };
-  const waitFor = async (what: string, check: () => Promise<boolean>, state: () => Promise<string>, seconds = 20) => {
-    for (let waited = 0; waited < seconds * 10; waited++) {
+  /** Polls `check` until it holds; past the deadline, fails naming what it waited for and the cluster's state. */
+  const waitFor = async (what: string, check: () => Promise<boolean>, state: () => Promise<string>) => {
+    const started = Date.now();
+    while (Date.now() - started < DEADLINE_SECONDS * 1000) {
       if (await check().catch(() => false)) return;
       await sleep(100);
     }
-    assert.fail(`timed out waiting for ${what}; state:\n${await state().catch((error) => String(error))}`);
+    assert.fail(`timed out after ${DEADLINE_SECONDS} s waiting for ${what}; state:\n${await state().catch((error) => String(error))}`);
   };
+  const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
   const stop = async (pod: Pod, child: ChildProcess) => {
     await cli(pod, 'shutdown').catch(() => undefined);
-    if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    if (exited(child)) return;
+    const exit = new Promise((resolve) => child.once('exit', resolve));
+    const timer = setTimeout(() => child.kill('SIGKILL'), DEADLINE_SECONDS * 1000);
+    await exit;
+    clearTimeout(timer);
   };
 
   it('starts a node that is ready before any cluster exists, then heals peer addresses after every pod got a new IP', async () => {
-    const first = [box.pod('redis-cluster-0', '127.0.123.1'), box.pod('redis-cluster-1', '127.0.123.2')];
+    const first = [box.pod('redis-cluster-0', address(1)), box.pod('redis-cluster-1', address(2))];
     box.setHosts(first);
     const children = first.map(start);
     const clusterNodes = (pods: Pod[]) => async () => (await Promise.all(pods.map((pod) => cli(pod, 'cluster', 'nodes')))).join('\n--\n');
@@ -187,14 +213,14 @@ describe('start.sh and probe.sh with redis-server', { skip: hasRedis ? false : '
     await Promise.all(first.map((pod, index) => stop(pod, children[index])));
 
     // Every pod comes back with a new IP; DNS already answers with it.
-    const second = first.map((pod, index) => ({ ...pod, ip: `127.0.123.${11 + index}` }));
+    const second = first.map((pod, index) => ({ ...pod, ip: address(11 + index) }));
     box.setHosts(second);
     const restarted = second.map(start);
     await waitFor(
       'the nodes to reconnect at their new addresses',
       async () => {
         const [a, b] = [await peerLine(second[0]), await peerLine(second[1])];
-        return a.includes(' 127.0.123.12:6379@16379') && a.includes(' connected') && b.includes(' 127.0.123.11:6379@16379') && b.includes(' connected');
+        return a.includes(` ${second[1].ip}:6379@16379`) && a.includes(' connected') && b.includes(` ${second[0].ip}:6379@16379`) && b.includes(' connected');
       },
       clusterNodes(second),
     );
@@ -202,7 +228,7 @@ describe('start.sh and probe.sh with redis-server', { skip: hasRedis ? false : '
   });
 
   it("pre-stop hands a master's slots to its replica, and does nothing on a replica", async () => {
-    const pods = [box.pod('redis-cluster-2', '127.0.123.21'), box.pod('redis-cluster-3', '127.0.123.22')];
+    const pods = [box.pod('redis-cluster-2', address(21)), box.pod('redis-cluster-3', address(22))];
     box.setHosts(pods);
     const children = pods.map(start);
     const clusterNodes = async () => (await Promise.all(pods.map((pod) => cli(pod, 'cluster', 'nodes')))).join('\n--\n');
@@ -215,9 +241,13 @@ describe('start.sh and probe.sh with redis-server', { skip: hasRedis ? false : '
     await waitFor('the replica in sync', async () => /master_link_status:up/.test(await cli(pods[1], 'info', 'replication')), clusterNodes);
     await waitFor('the master to see its replica', async () => / connected/.test(await cli(pods[0], 'cluster', 'replicas', masterId)), clusterNodes);
 
-    const preStop = (pod: Pod) => run('sh', [preStopScript], { env: { ...process.env, REDIS_PROBE_HOST: pod.ip, REDIS_PASSWORD: 'test-password' } });
+    const preStop = (pod: Pod) =>
+      run('sh', [preStopScript], {
+        env: { ...process.env, REDIS_PROBE_HOST: pod.ip, REDIS_PASSWORD: 'test-password', FAILOVER_WAIT_SECONDS: String(DEADLINE_SECONDS) },
+        timeout: (DEADLINE_SECONDS + 10) * 1000,
+      });
     const { stderr } = await preStop(pods[0]);
-    assert.match(stderr, /handing over to replica 127\.0\.123\.22:6379/);
+    assert.match(stderr, new RegExp(`handing over to replica ${escapeRegExp(pods[1].ip)}:6379`));
     assert.match(stderr, /now a replica/);
     assert.match(await cli(pods[0], 'role'), /^slave/);
     assert.match(await cli(pods[1], 'role'), /^master/);
