@@ -5,7 +5,7 @@ runSynthCli({
   masters: 3,
   replicasPerMaster: 1,
   image: 'redis:7.2',
-  jobsImage: 'node:20-alpine',
+  jobsImage: 'node:24.22-alpine',
   // Alibaba Cloud ACK Serverless / ECI: pods on elastic container instances, ESSD disks.
   podLabels: { 'alibabacloud.com/eci': 'true' },
   storageClassName: 'alicloud-disk-essd',

@@ -66,8 +66,8 @@ export interface RedisClusterChartProps {
    */
   readonly image?: string;
   /**
-   * Image the topology Jobs run on: a stock Node.js >= 20 image; the program itself comes from a ConfigMap.
-   * @default 'node:20-alpine'
+   * Image the topology Jobs run on: a stock Node.js image, 24 (LTS) or newer; the program itself comes from a ConfigMap.
+   * @default 'node:24.22-alpine'
    */
   readonly jobsImage?: string;
   /**

@@ -7,7 +7,7 @@ export const REDIS_PORT = DEFAULTS.port;
 /** Redis Cluster's bus listens on the client port + 10000. */
 export const CLUSTER_BUS_PORT = REDIS_PORT + 10000;
 
-export const DEFAULT_JOBS_IMAGE = 'node:20-alpine';
+export const DEFAULT_JOBS_IMAGE = 'node:24.22-alpine';
 const DEFAULT_RESOURCES: ResourceSettings = { requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '1Gi' } };
 const DEFAULT_JOB_RESOURCES: ResourceSettings = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } };
 

@@ -19,7 +19,7 @@ describe('topology Jobs', () => {
       [post, 'post'],
     ] as const) {
       const container = job.spec.template.spec.containers[0];
-      assert.equal(container.image, 'node:20-alpine');
+      assert.equal(container.image, 'node:24.22-alpine');
       assert.deepEqual(container.command, ['node', '/opt/topology/topology.cjs']);
       assert.deepEqual(container.args, ['--phase', phase]);
       assert.deepEqual(
