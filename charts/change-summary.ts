@@ -76,7 +76,7 @@ function immutableFieldWarnings(previous: readonly KubeObject[], next: readonly 
   if (!before || !after || before.metadata?.name !== after.metadata?.name) return [];
   return IMMUTABLE_STATEFULSET_FIELDS.filter((field) => JSON.stringify(before.spec?.[field]) !== JSON.stringify(after.spec?.[field])).map(
     (field) =>
-      `WARNING: StatefulSet ${after.metadata?.name} spec.${field} changed; Kubernetes refuses to change it on a live StatefulSet, so the sync will fail (see README, "Change the cluster")`,
+      `WARNING: StatefulSet ${after.metadata?.name} spec.${field} changed; Kubernetes refuses to change it on a live StatefulSet, so the sync will fail (see docs/operations.md, "Growing the disks, and other fields Kubernetes will not change")`,
   );
 }
 

@@ -176,14 +176,14 @@ export interface RedisClusterChartProps {
   /**
    * How many slots the topology Jobs migrate at once per source/target pair: the rate setting.
    * Higher moves keys faster and raises client latency during a reshard; lower is gentler
-   * (README, Performance). 1 to 1024.
+   * (docs/performance.md, Rate settings). 1 to 1024.
    * @default - the program's default (32)
    */
   readonly migrationSlotsInFlight?: number;
   /**
    * A cap on keys the topology Jobs migrate per second, all source/target pairs together: the
    * gentle rate setting. On a busy node a cap keeps client latency near its usual level during a
-   * reshard, where fewer slots in flight alone does not (README, Performance). 0 means no cap.
+   * reshard, where fewer slots in flight alone does not (docs/performance.md, Rate settings). 0 means no cap.
    * @default - no cap
    */
   readonly migrationMaxKeysPerSecond?: number;

@@ -23,7 +23,7 @@ export interface TopologyJobsProps {
   readonly bundle: string;
 }
 
-/** Env of a topology Job: the desired shape and how to find the pods (see README, "How the pieces fit"). */
+/** Env of a topology Job: the desired shape and how to find the pods (docs/topology-program.md, "The contract between chart and program"). */
 export function topologyJobEnv(cluster: ResolvedProps): k8s.EnvVar[] {
   return [
     { name: ENV.masters, value: String(cluster.masters) },
