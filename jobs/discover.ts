@@ -1,18 +1,9 @@
 // Finds the pods: from --pods, or by DNS names under the headless Service.
 import { promises as dns } from 'node:dns';
-import type { PodAddress, Settings } from './cli';
+import { sleep } from './clock';
 import { TopologyError } from './errors';
-
-export interface Pod {
-  readonly ordinal: number;
-  /** As given or discovered (DNS name or IP). */
-  readonly host: string;
-  /** Resolved IPv4/IPv6 address: CLUSTER MEET and MIGRATE need an IP. */
-  readonly ip: string;
-  readonly port: number;
-  /** For humans: "pod 3 (redis-cluster-3.redis-cluster-svc...:6379)". */
-  readonly name: string;
-}
+import type { Pod, PodAddress } from './pod';
+import type { Settings } from './settings';
 
 type Lookup = (host: string) => Promise<string>;
 const defaultLookup: Lookup = async (host) => (await dns.lookup(host)).address;
@@ -77,7 +68,7 @@ export async function discoverPods(
           throw new TopologyError(`${host} could not be looked up: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 'check the cluster DNS');
         }
         onWait(`looking up ${host} failed (${(error as NodeJS.ErrnoException).code ?? String(error)}); retrying`);
-        await new Promise((resolve) => setTimeout(resolve, 2000));
+        await sleep(2000);
         ordinal--;
         continue;
       }
@@ -95,6 +86,6 @@ export async function discoverPods(
       onWait(`waiting for ${missing} to resolve (${pods.length}/${atLeast} pods found)`);
       lastReport = Date.now();
     }
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await sleep(2000);
   }
 }

@@ -1,19 +1,15 @@
-// The topology program's entry: settings -> pods -> per phase: observe, plan, execute, verify.
-import { checkCapacity, keysToMove } from './capacity';
-import { HelpRequested, parseSettings, usage, type Settings } from './cli';
-import { Connections, connectionError } from './connections';
-import { describePlan } from './describe';
-import { discoverPods, resolveGivenPods, type Pod } from './discover';
+// The topology program's entry: settings -> pods -> phases -> exit code.
+import { sleep } from './clock';
+import { desiredPodCount } from './contract';
+import { discoverPods, resolveGivenPods } from './discover';
 import { TopologyError, UsageError, describeError, registerSecret } from './errors';
-import { Executor } from './execute';
-import { desiredPodCount, type DesiredShape } from './model';
-import { findDisagreements, observe, parseInfo, readPod } from './observe';
-import { planPhase, type PlanPhase } from './plan';
-import { createLog, formatDuration, formatMegabytes, type Log } from './progress';
-import { shapeProblems } from './shape';
-import { defaultTuning, sleep } from './migrate';
-
-const maxRounds = 4;
+import { formatDuration } from './format';
+import type { PlanPhase } from './plan/model';
+import type { Pod } from './pod';
+import { createLog, type Log } from './progress';
+import { AuthenticationError, Connections, connectionError } from './redis/connections';
+import { runPhase } from './run-phase';
+import { HelpRequested, parseSettings, usage, type Settings } from './settings';
 
 async function findPods(settings: Settings, connections: Connections, log: Log): Promise<Pod[]> {
   const needed = desiredPodCount(settings);
@@ -31,8 +27,8 @@ async function findPods(settings: Settings, connections: Connections, log: Log):
         await (await connections.connect(pod, 3000)).ping();
         break;
       } catch (error) {
-        const failure = error instanceof TopologyError ? error : connectionError(pod, error);
-        if (/authentication failed/.test(failure.message) || Date.now() > deadline) throw failure;
+        const failure = connectionError(pod, error);
+        if (failure instanceof AuthenticationError || Date.now() > deadline) throw failure;
         if (Date.now() - lastLog > 10_000) {
           log.info(`waiting for ${pod.name} to answer: ${failure.message}`);
           lastLog = Date.now();
@@ -42,129 +38,6 @@ async function findPods(settings: Settings, connections: Connections, log: Log):
     }
   }
   return pods;
-}
-
-async function runPhase(phase: PlanPhase, settings: Settings, pods: readonly Pod[], connections: Connections, log: Log): Promise<void> {
-  const desired: DesiredShape = settings;
-  const started = Date.now();
-  for (let round = 1; ; round++) {
-    const observation = await observe(connections, pods);
-    const plan = planPhase(observation.view, desired, phase);
-    if (plan.steps.length === 0) {
-      const problems = await verify(phase, desired, pods, connections, settings);
-      if (problems.length === 0) {
-        if (phase === 'post' && !settings.dryRun) {
-          await waitForReplicaSync(pods.slice(0, desiredPodCount(desired)), connections, log, settings.replicaSyncTimeoutMs);
-          await saveConfigs(pods.slice(0, desiredPodCount(desired)), connections, log);
-        }
-        log.info(
-          round === 1
-            ? `${phase}: cluster already has the desired shape (${settings.masters} masters x ${settings.replicasPerMaster} replicas)`
-            : `${phase}: done in ${formatDuration(Date.now() - started)}: ${settings.masters} masters x ${settings.replicasPerMaster} replicas`,
-        );
-        return;
-      }
-      if (round > maxRounds || settings.dryRun) {
-        throw new TopologyError(
-          `${phase}: the cluster does not have the desired shape: ${problems.join('; ')}`,
-          'run again; if this persists, inspect with redis-cli --cluster check',
-        );
-      }
-      log.info(`${phase}: nothing left to plan, waiting for the cluster to settle: ${problems.slice(0, 3).join('; ')}`);
-      await sleep(1000);
-      continue;
-    }
-    if (round > maxRounds) {
-      throw new TopologyError(
-        `${phase}: still ${plan.steps.length} steps to do after ${maxRounds} rounds`,
-        'the cluster keeps changing under the program (another operator or failovers?); run again when it is quiet',
-      );
-    }
-    const lines = describePlan(plan, observation.view);
-    log.info(`${phase}: plan${settings.dryRun ? ' (dry run, nothing is changed)' : ''}, ${plan.steps.length} steps:`);
-    for (const line of lines) for (const part of line.split('\n')) log.info(`  ${part}`);
-    if (settings.dryRun) return;
-    checkCapacity(observation.view, plan.steps);
-    const executor = new Executor(plan, observation.view, {
-      connections,
-      pods,
-      password: settings.password,
-      log,
-      convergeTimeoutMs: settings.convergeTimeoutMs,
-      estimatedKeys: keysToMove(observation.view, plan.steps),
-      tuning: { ...defaultTuning, slotsInFlight: settings.slotsInFlight, maxKeysPerSecond: settings.maxKeysPerSecond },
-    });
-    await executor.run();
-  }
-}
-
-/**
- * The shape alone is not redundancy: a replica just attached (a new shard's, or one moved to
- * another master) serves as a failover target only once its first sync is done, and a master
- * lost before then takes the keys it alone holds with it. So post is done when every replica's
- * link to its master is up (bounded wait, with progress in the log).
- */
-async function waitForReplicaSync(pods: readonly Pod[], connections: Connections, log: Log, timeoutMs: number): Promise<void> {
-  const started = Date.now();
-  let lastLog = started;
-  for (;;) {
-    const syncing: string[] = [];
-    for (const pod of pods) {
-      const info = parseInfo(String(await (await connections.client(pod)).call('INFO', 'replication')));
-      if (info.role !== 'slave' || info.master_link_status === 'up') continue;
-      const total = Number(info.master_sync_total_bytes ?? 0);
-      const read = Number(info.master_sync_read_bytes ?? 0);
-      const progress = info.master_sync_in_progress === '1' && total > 0 ? `, ${Math.floor((100 * read) / total)}% of ${formatMegabytes(total)} received` : '';
-      syncing.push(`${pod.name}${progress}`);
-    }
-    if (syncing.length === 0) return;
-    if (Date.now() - started > timeoutMs) {
-      throw new TopologyError(
-        `replicas still syncing from their masters after ${formatDuration(timeoutMs)}: ${syncing.join('; ')}`,
-        'the cluster has its shape; check the replicas (INFO replication, their logs) and run again, or raise REPLICA_SYNC_TIMEOUT_SECONDS',
-      );
-    }
-    if (Date.now() - lastLog > 10_000) {
-      log.info(`waiting for replicas to finish their sync from their masters: ${syncing.join('; ')}`);
-      lastLog = Date.now();
-    }
-    await sleep(200);
-  }
-}
-
-/**
- * Redis writes nodes.conf on topology events, not when it learns a peer's hostname; the pods'
- * start script repairs addresses from those hostnames, so once every node shows every peer's
- * hostname (bounded wait) each node saves its config.
- */
-async function saveConfigs(pods: readonly Pod[], connections: Connections, log: Log): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const reports = await Promise.all(pods.map((pod) => readPod(connections, pod, false)));
-    const announcing = reports.some((report) => report.self.hostname !== '');
-    const missing = reports.filter((report) => report.entries.some((entry) => entry.hostname === ''));
-    if (!announcing || missing.length === 0 || Date.now() > deadline) {
-      if (announcing && missing.length > 0)
-        log.warn(`pods ${missing.map((report) => report.pod.ordinal).join(',')} do not show every peer's hostname yet; saving nodes.conf anyway`);
-      break;
-    }
-    await sleep(500);
-  }
-  await Promise.all(pods.map(async (pod) => (await connections.client(pod)).call('CLUSTER', 'SAVECONFIG')));
-}
-
-async function verify(phase: PlanPhase, desired: DesiredShape, pods: readonly Pod[], connections: Connections, settings: Settings): Promise<string[]> {
-  const deadline = Date.now() + Math.min(settings.convergeTimeoutMs, 60_000);
-  for (;;) {
-    const observation = await observe(connections, pods, false);
-    const problems = shapeProblems(observation.view, desired, phase);
-    if (phase === 'post') {
-      const members = observation.reports.filter((report) => report.pod.ordinal < desiredPodCount(desired));
-      problems.push(...findDisagreements(members, true));
-    }
-    if (problems.length === 0 || settings.dryRun || Date.now() > deadline) return problems;
-    await sleep(250);
-  }
 }
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -177,8 +50,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       process.stdout.write(`${usage}\n`);
       return 0;
     }
+    // The error is the log's last line; the usage is one --help away.
     log.error(describeError(error));
-    if (error instanceof UsageError) process.stderr.write(`${usage}\n`);
+    if (error instanceof UsageError && error.hint) log.error(`what to do: ${error.hint}`);
     return 2;
   }
   registerSecret(settings.password);

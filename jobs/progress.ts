@@ -1,5 +1,6 @@
 // Log lines for kubectl logs: timestamped, redacted, and migration progress every few seconds.
 import { redact } from './errors';
+import { formatDuration } from './format';
 
 export interface Log {
   info(message: string): void;
@@ -17,16 +18,6 @@ export function createLog(
     warn: (message) => write(line('WARN', message)),
     error: (message) => writeError(line('ERROR', message)),
   };
-}
-
-export const formatMegabytes = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MiB`;
-
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms)) return '?';
-  const seconds = Math.round(ms / 1000);
-  if (seconds < 60) return `${seconds}s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
-  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 /** Counts slots and keys moved; logs a line at most every `intervalMs`. */

@@ -12,7 +12,6 @@ import { LocalRedisPods } from '../support/redis-pods.js';
 import { assertSucceeded, killRunningChildren, runChild } from './child-process.js';
 import {
   countKeysInSlots,
-  readClusterNodes,
   slotMapOf,
   slotsWhoseKeysMoved,
   waitForAgreement,

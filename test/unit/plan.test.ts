@@ -1,11 +1,11 @@
 // Example-based planner tests: the seed's stories and the open-slot cases, step by step.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { planPhase } from '../../jobs/plan';
-import { checkCapacity } from '../../jobs/capacity';
+import { planPhase } from '../../jobs/plan/index';
+import { checkCapacity } from '../../jobs/plan/capacity';
 import { TopologyError } from '../../jobs/errors';
-import type { Step } from '../../jobs/model';
-import { apply, toView, type SimCluster, type SimNode } from './cluster-simulator';
+import type { Step } from '../../jobs/plan/model';
+import { apply, toView, type SimCluster, type SimNode } from '../support/cluster-simulator';
 
 /** Pods from a spec: 'mN' master with the next N slots, 'rK' replica of pod K, 'fresh'. */
 function cluster(...spec: string[]): SimCluster {
@@ -38,7 +38,7 @@ const seed = () => cluster('m5462', 'r0', 'm5461', 'r2', 'm5461', 'r4');
 test('bootstrap: shards are consecutive ordinals, master first', () => {
   const fresh = cluster('fresh', 'fresh', 'fresh', 'fresh', 'fresh', 'fresh');
   const plan = planPhase(toView(fresh), { masters: 3, replicasPerMaster: 1 }, 'post');
-  const assigned = plan.steps.flatMap((step) => (step.kind === 'assignSlots' ? [[step.node, step.slots.length]] : []));
+  const assigned = plan.steps.flatMap((step) => (step.kind === 'addSlots' ? [[step.node, step.slots.length]] : []));
   assert.deepEqual(assigned, [
     ['node00', 5462],
     ['node02', 5461],
@@ -119,7 +119,7 @@ test('open slots are finished the way redis-cli --cluster fix does', () => {
   state.nodes[1]!.keys.set(7, 1);
   let plan = planPhase(toView(state), { masters: 3, replicasPerMaster: 0 }, 'post');
   assert.deepEqual(plan.steps[0], {
-    kind: 'fixOpenSlot',
+    kind: 'repairOpenSlot',
     slot: 7,
     owner: 'node01',
     claim: false,
@@ -132,8 +132,8 @@ test('open slots are finished the way redis-cli --cluster fix does', () => {
   // Importing only (the run died before MIGRATING): the owner keeps it.
   delete state.nodes[0]!.migrating[7];
   plan = planPhase(toView(state), { masters: 3, replicasPerMaster: 0 }, 'post');
-  assert.equal((plan.steps[0] as Extract<Step, { kind: 'fixOpenSlot' }>).mode, 'toOwner');
-  assert.equal((plan.steps[0] as Extract<Step, { kind: 'fixOpenSlot' }>).owner, 'node00');
+  assert.equal((plan.steps[0] as Extract<Step, { kind: 'repairOpenSlot' }>).mode, 'toOwner');
+  assert.equal((plan.steps[0] as Extract<Step, { kind: 'repairOpenSlot' }>).owner, 'node00');
   // Migrating only, target already owns it (died after SETSLOT NODE on the target): close.
   state.nodes[1]!.importing = {};
   state.nodes[0]!.owned.delete(7);
@@ -141,7 +141,7 @@ test('open slots are finished the way redis-cli --cluster fix does', () => {
   state.nodes[1]!.owned.add(7);
   state.nodes[0]!.migrating[7] = 'node01';
   plan = planPhase(toView(state), { masters: 3, replicasPerMaster: 0 }, 'post');
-  assert.equal((plan.steps[0] as Extract<Step, { kind: 'fixOpenSlot' }>).mode, 'close');
+  assert.equal((plan.steps[0] as Extract<Step, { kind: 'repairOpenSlot' }>).mode, 'close');
 });
 
 test('refusals: two clusters, keys outside the cluster, keys in unowned slots, a live stranger', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HelpRequested, parseSettings } from '../../jobs/cli';
+import { HelpRequested, parseSettings } from '../../jobs/settings';
 import { UsageError, describeError, redact, registerSecret } from '../../jobs/errors';
 
 const base = ['--phase', 'post', '--masters', '3', '--replicas-per-master', '1'];

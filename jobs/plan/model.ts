@@ -48,14 +48,10 @@ export interface ClusterView {
   readonly strangers: readonly StrangerNode[];
 }
 
-export interface DesiredShape {
-  readonly masters: number;
-  readonly replicasPerMaster: number;
-}
+export type { DesiredShape } from '../contract';
 
-export function desiredPodCount(shape: DesiredShape): number {
-  return shape.masters * (1 + shape.replicasPerMaster);
-}
+/** The two phases a run plans: before the StatefulSet changes (pre) and after (post). */
+export type PlanPhase = 'pre' | 'post';
 
 export interface SlotMove {
   readonly from: string;
@@ -65,8 +61,8 @@ export interface SlotMove {
 }
 
 /** How an open slot is closed, following redis-cli --cluster fix. */
-export interface OpenSlotFix {
-  readonly kind: 'fixOpenSlot';
+export interface OpenSlotRepair {
+  readonly kind: 'repairOpenSlot';
   readonly slot: number;
   /** The node that ends owning the slot. */
   readonly owner: string;
@@ -88,10 +84,11 @@ export interface OpenSlotFix {
 }
 
 export type Step =
-  | OpenSlotFix
+  | OpenSlotRepair
   | { readonly kind: 'forget'; readonly node: string; readonly reason: string }
   | { readonly kind: 'failover'; readonly replica: string; readonly master: string }
-  | { readonly kind: 'assignSlots'; readonly node: string; readonly slots: readonly number[] }
+  /** Unowned slots given to a master (CLUSTER ADDSLOTSRANGE): no keys move. */
+  | { readonly kind: 'addSlots'; readonly node: string; readonly slots: readonly number[] }
   | { readonly kind: 'meet'; readonly node: string; readonly via: string }
   | { readonly kind: 'makeEmptyMaster'; readonly node: string; readonly via: string }
   | { readonly kind: 'migrate'; readonly moves: readonly SlotMove[] }
@@ -102,6 +99,6 @@ export interface Plan {
   readonly steps: readonly Step[];
   /** Facts worth telling the operator (e.g. why no data moves). */
   readonly notes: readonly string[];
-  /** Ordinals of the pods forming the cluster when the plan was made. */
-  readonly members: readonly number[];
+  /** Ordinals of the pods forming the cluster when the plan was made (joiners are added as they join). */
+  readonly clusterOrdinals: readonly number[];
 }

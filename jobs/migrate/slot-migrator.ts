@@ -3,12 +3,19 @@
 // then SETSLOT NODE on the target, the source and every other master. A pair moves a window
 // of slots at a time, one protocol step for the whole window per round trip (the commands
 // pipeline on the shared connections); all pairs run at once.
+// Over 300 lines on purpose: the protocol's steps (open, drain, hand over, claim) and the
+// reasons for their order read best in one place; pacing and lanes live beside it.
 import { Command, type Redis } from 'ioredis';
-import type { Pod } from './discover';
-import { TopologyError, describeError } from './errors';
-import type { SlotMove } from './model';
-import { MigrationProgress, type Log } from './progress';
-import { formatRanges } from './slots';
+import { DEFAULTS } from '../contract';
+import { TopologyError, describeError } from '../errors';
+import type { SlotMove } from '../plan/model';
+import { formatRanges } from '../plan/slots';
+import type { Pod } from '../pod';
+import { MigrationProgress, type Log } from '../progress';
+import { call, withRetry } from '../redis/command';
+import { RetryableError, isRedisError } from '../redis/errors';
+import { MigrateLanes } from './lanes';
+import { RateLimiter } from './rate-limiter';
 
 export interface MigrationEnvironment {
   client(pod: Pod): Promise<Redis>;
@@ -36,52 +43,12 @@ export interface MigrationTuning {
   readonly maxKeysPerSecond: number;
 }
 
-export const defaultSlotsInFlight = 32;
-export const defaultTuning: MigrationTuning = { keysPerBatch: 1000, slotsInFlight: defaultSlotsInFlight, migrateTimeoutMs: 60_000, maxKeysPerSecond: 0 };
-
-/** Paces work to a rate: each take(n) waits until n more units fit under it since the first. */
-export class RateLimiter {
-  private nextFreeAt = 0;
-
-  constructor(private readonly perSecond: number) {}
-
-  async take(units: number): Promise<void> {
-    if (this.perSecond <= 0) return;
-    const now = performance.now();
-    // Idle time is not saved up beyond a tenth of a second's worth: no burst after a pause.
-    const startAt = Math.max(now - 100, this.nextFreeAt);
-    this.nextFreeAt = startAt + (units * 1000) / this.perSecond;
-    if (startAt > now) await sleep(startAt - now);
-  }
-}
-
-const transient =
-  /TRYAGAIN|IOERR|LOADING|CLUSTERDOWN|BUSY |ETIMEDOUT|ECONNRESET|ECONNREFUSED|EPIPE|Connection is closed|Command timed out|MASTERDOWN|Reached the max retries/i;
-
-/** Runs `operation`, retrying transient failures with backoff; errors name what failed. */
-export async function withRetry<T>(what: string, operation: () => Promise<T>, log?: Log, attempts = 10): Promise<T> {
-  let delay = 100;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await operation();
-    } catch (error) {
-      const message = describeError(error);
-      if (error instanceof TopologyError || !transient.test(message) || attempt >= attempts) {
-        if (error instanceof TopologyError) throw error;
-        throw new TopologyError(`${what} failed: ${message}`, 'run again: the program resumes where it stopped');
-      }
-      if (attempt >= 3) log?.warn(`${what}: ${message}; retrying (attempt ${attempt + 1}/${attempts})`);
-      await sleep(delay);
-      delay = Math.min(delay * 2, 3000);
-    }
-  }
-}
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function call(client: Redis, ...args: (string | number)[]): Promise<unknown> {
-  return client.call(...(args.map(String) as [string, ...string[]]));
-}
+export const defaultTuning: MigrationTuning = {
+  keysPerBatch: 1000,
+  slotsInFlight: DEFAULTS.slotsInFlight,
+  migrateTimeoutMs: 60_000,
+  maxKeysPerSecond: DEFAULTS.maxKeysPerSecond,
+};
 
 export class SlotMigrator {
   constructor(
@@ -89,6 +56,7 @@ export class SlotMigrator {
     private readonly tuning: MigrationTuning = defaultTuning,
   ) {
     this.rate = new RateLimiter(tuning.maxKeysPerSecond);
+    this.lanes = new MigrateLanes(Math.max(1, Math.floor(tuning.slotsInFlight / 16)));
   }
 
   /** Moves all slots of all moves; resolves when every slot is owned by its target everywhere. */
@@ -114,44 +82,11 @@ export class SlotMigrator {
 
   private readonly rate: RateLimiter;
 
+  /** Bounds the MIGRATEs outstanding per pod (see MigrateLanes). */
+  private readonly lanes: MigrateLanes;
+
   /** Set when a slot fails: the other pairs finish their window (not left open) and stop. */
   private stopped = false;
-
-  /** Per pod, the MIGRATEs it sends or receives that are not yet answered, and those waiting their turn. */
-  private readonly migrateLanes = new Map<number, { running: number; waiting: Array<() => void> }>();
-
-  /**
-   * MIGRATE blocks its source until the target has stored every key, and the target stores a
-   * batch in one go; MIGRATEs queued on a pod run back to back and stall its other clients for
-   * all of them. So per pod, as source or target, only a few are outstanding (1 per 16 slots in
-   * flight, at least 1): clients are served in between, and fewer slots in flight mean shorter
-   * stalls. Lanes are taken in ordinal order, so two pairs never wait on each other.
-   */
-  private async inLanes<T>(source: Pod, target: Pod, operation: () => Promise<T>): Promise<T> {
-    const pods = [source, target].sort((a, b) => a.ordinal - b.ordinal);
-    for (const pod of pods) await this.enterLane(pod);
-    try {
-      return await operation();
-    } finally {
-      for (const pod of pods) this.leaveLane(pod);
-    }
-  }
-
-  private async enterLane(pod: Pod): Promise<void> {
-    const width = Math.max(1, Math.floor(this.tuning.slotsInFlight / 16));
-    let lane = this.migrateLanes.get(pod.ordinal);
-    if (!lane) this.migrateLanes.set(pod.ordinal, (lane = { running: 0, waiting: [] }));
-    const current = lane;
-    if (current.running < width) current.running++;
-    else await new Promise<void>((resolve) => current.waiting.push(resolve));
-  }
-
-  private leaveLane(pod: Pod): void {
-    const lane = this.migrateLanes.get(pod.ordinal)!;
-    const next = lane.waiting.shift();
-    if (next) next();
-    else lane.running--;
-  }
 
   /**
    * A pair's slots in windows of half the slots in flight, two windows at a time: while one
@@ -215,11 +150,11 @@ export class SlotMigrator {
             await call(targetClient, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
             return false;
           } catch (error) {
-            if (/already the owner/i.test(describeError(error))) return true;
+            if (isRedisError(error, 'alreadyOwner')) return true;
             throw error;
           }
         },
-        this.environment.log,
+        { log: this.environment.log },
       ),
     );
     const alreadyMoved = imported.filter(([, moved]) => moved).map(([slot]) => slot);
@@ -232,7 +167,7 @@ export class SlotMigrator {
           try {
             await call(sourceClient, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
           } catch (error) {
-            if (/not the owner/i.test(describeError(error))) {
+            if (isRedisError(error, 'notOwner')) {
               await call(targetClient, 'CLUSTER', 'SETSLOT', slot, 'STABLE').catch(() => undefined);
               throw new TopologyError(
                 `${where(slot)}: the source no longer owns the slot (the cluster changed while planning)`,
@@ -242,7 +177,7 @@ export class SlotMigrator {
             throw error;
           }
         },
-        this.environment.log,
+        { log: this.environment.log },
       ),
     );
     // Once a slot is MIGRATING, a key the source lacks is redirected (-ASK) to the target, so
@@ -255,7 +190,7 @@ export class SlotMigrator {
 
     // A slot still importing last: taking it is what bumps the epoch and broadcasts (claimOnTarget).
     const finishing = [...alreadyMoved, ...drained.map(([slot]) => slot)];
-    const assigned = await this.assignSlots(finishing, source, target, toId, forEach, progress);
+    const assigned = await this.handOver(finishing, source, target, toId, forEach, progress);
     progress?.slotsMoved(assigned.length);
     if (failures.length > 0) throw failures[0];
   }
@@ -274,7 +209,7 @@ export class SlotMigrator {
         `${where}: GETKEYSINSLOT`,
         async () =>
           (await sourceClient.sendCommand(new Command('CLUSTER', ['GETKEYSINSLOT', String(slot), String(batch)], { replyEncoding: null }))) as Buffer[],
-        this.environment.log,
+        { log: this.environment.log },
       );
       if (keys.length === 0) return;
       await this.rate.take(keys.length);
@@ -285,21 +220,19 @@ export class SlotMigrator {
           async () => {
             try {
               const args = [target.ip, String(target.port), '', '0', String(this.tuning.migrateTimeoutMs), 'REPLACE', ...auth, 'KEYS', ...keys];
-              await this.inLanes(source, target, () => sourceClient.sendCommand(new Command('MIGRATE', args, { replyEncoding: null })) as Promise<unknown>);
+              await this.lanes.run(source, target, () => sourceClient.sendCommand(new Command('MIGRATE', args, { replyEncoding: null })) as Promise<unknown>);
             } catch (error) {
-              const message = describeError(error);
-              if (/NOAUTH|WRONGPASS|invalid password/i.test(message)) {
-                throw new TopologyError(`${where}: the target refused the source's MIGRATE authentication: ${message}`, 'every pod must use the same password');
+              if (isRedisError(error, 'authentication')) {
+                throw new MigrateAuthenticationError(`${where}: the target refused the source's MIGRATE authentication: ${describeError(error)}`);
               }
               throw error;
             }
           },
-          this.environment.log,
-          6,
+          { log: this.environment.log, attempts: 6 },
         );
       } catch (error) {
         // A batch too large for the timeout: retry smaller before giving up.
-        if (batch > 10 && !(error instanceof TopologyError && /authentication/.test(error.message))) {
+        if (batch > 10 && !(error instanceof MigrateAuthenticationError)) {
           batch = Math.max(10, Math.floor(batch / 4));
           this.environment.log.warn(`${where}: ${describeError(error)}; retrying with ${batch} keys per MIGRATE`);
           continue;
@@ -333,7 +266,7 @@ export class SlotMigrator {
     const results = (await transaction.exec()) ?? [];
     const failed = results.find(([error]) => error);
     if (failed) throw failed[0];
-    if (results.length === 0) throw new Error('TRYAGAIN the transaction was discarded');
+    if (results.length === 0) throw new RetryableError('the transaction was discarded');
   }
 
   /**
@@ -341,7 +274,7 @@ export class SlotMigrator {
    * the other masters (best effort: gossip also spreads it). Returns the slots now owned by the
    * target on both sides.
    */
-  private async assignSlots(
+  private async handOver(
     slots: readonly number[],
     source: Pod,
     target: Pod,
@@ -354,7 +287,7 @@ export class SlotMigrator {
     await withRetry(
       `slots ${formatRanges(slots)} from ${source.name} to ${target.name}: SETSLOT NODE on the target`,
       () => this.claimOnTarget(target, toId, slots),
-      this.environment.log,
+      { log: this.environment.log },
     );
     const onSource = await forEach(slots, (slot) =>
       withRetry(
@@ -364,17 +297,17 @@ export class SlotMigrator {
             await call(await this.environment.client(source), 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
           } catch (error) {
             // A key left on the source: move it too, then try again.
-            if (/still hold keys/i.test(describeError(error))) {
+            if (isRedisError(error, 'keysRemain')) {
               await this.drainSlot(source, target, slot, progress);
-              throw new Error('TRYAGAIN keys appeared during the migration');
+              throw new RetryableError('keys appeared in the slot during the migration');
             }
             // Redis 7: the target's claim reached the source by gossip first, it was the source's
             // last slot, and the source turned itself into a replica; it knows the new owner already.
-            if (/only with masters/i.test(describeError(error))) return;
+            if (isRedisError(error, 'notMaster')) return;
             throw error;
           }
         },
-        this.environment.log,
+        { log: this.environment.log },
       ),
     );
     const assigned = onSource.map(([slot]) => slot);
@@ -392,5 +325,12 @@ export class SlotMigrator {
         }),
     );
     return assigned;
+  }
+}
+
+/** The target refused the source's credentials: every retry would too. */
+class MigrateAuthenticationError extends TopologyError {
+  constructor(message: string) {
+    super(message, 'every pod must use the same password');
   }
 }

@@ -5,13 +5,13 @@ import { formatRanges } from './slots';
 export function describeStep(step: Step, view: ClusterView): string {
   const name = (id: string) => view.pods.find((pod) => pod.id === id)?.name ?? `node ${id.slice(0, 8)}`;
   switch (step.kind) {
-    case 'fixOpenSlot':
+    case 'repairOpenSlot':
       return `repair: ${step.reason}`;
     case 'forget':
       return `forget stale node ${step.node.slice(0, 8)} on every pod: ${step.reason}`;
     case 'failover':
       return `fail over ${name(step.master)} to its replica ${name(step.replica)} (no data moves)`;
-    case 'assignSlots':
+    case 'addSlots':
       return `assign ${step.slots.length} unowned slots ${formatRanges(step.slots)} to ${name(step.node)}`;
     case 'meet':
       return `join ${name(step.node)} to the cluster through ${name(step.via)}`;
@@ -36,10 +36,12 @@ export function describePlan(plan: Plan, view: ClusterView): string[] {
   for (let index = 0; index < steps.length; index++) {
     const step = steps[index]!;
     let end = index;
-    while (step.kind === 'fixOpenSlot' && end + 1 < steps.length && steps[end + 1]!.kind === 'fixOpenSlot') end++;
+    while (step.kind === 'repairOpenSlot' && end + 1 < steps.length && steps[end + 1]!.kind === 'repairOpenSlot') end++;
     if (end - index >= 5) {
-      const fixes = steps.slice(index, end + 1).flatMap((item) => (item.kind === 'fixOpenSlot' ? [item] : []));
-      lines.push(`${index + 1}-${end + 1}. repair ${fixes.length} open slots ${formatRanges(fixes.map((fix) => fix.slot))}, e.g. ${fixes[0]!.reason}`);
+      const repairs = steps.slice(index, end + 1).flatMap((item) => (item.kind === 'repairOpenSlot' ? [item] : []));
+      lines.push(
+        `${index + 1}-${end + 1}. repair ${repairs.length} open slots ${formatRanges(repairs.map((repair) => repair.slot))}, e.g. ${repairs[0]!.reason}`,
+      );
       index = end;
     } else {
       lines.push(`${index + 1}. ${describeStep(step, view)}`);

@@ -1,7 +1,7 @@
 // An abstract, in-memory Redis Cluster that applies planner steps with the semantics the real
 // commands have (independent of the planner's own bookkeeping), and asserts their preconditions.
-import type { ClusterView, PodNode, Step } from '../../jobs/model';
-import { slotCount } from '../../jobs/slots';
+import type { ClusterView, PodNode, Step } from '../../jobs/plan/model';
+import { slotCount } from '../../jobs/plan/slots';
 
 export interface SimNode {
   ordinal: number;
@@ -93,7 +93,7 @@ export function apply(cluster: SimCluster, steps: readonly Step[]): SimCluster {
   };
   for (const [index, step] of steps.entries()) {
     switch (step.kind) {
-      case 'fixOpenSlot': {
+      case 'repairOpenSlot': {
         const owner = byId(step.owner);
         for (const node of next.nodes) {
           delete node.migrating[step.slot];
@@ -125,7 +125,7 @@ export function apply(cluster: SimCluster, steps: readonly Step[]): SimCluster {
         master.masterId = replica.id;
         break;
       }
-      case 'assignSlots': {
+      case 'addSlots': {
         const node = byId(step.node);
         if (node.role !== 'master' || !node.inCluster) fail(`assignSlots to ${node.ordinal}, not a master in the cluster`);
         for (const slot of step.slots) {

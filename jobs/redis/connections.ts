@@ -1,7 +1,8 @@
 // One plain ioredis connection per pod (never the Cluster client: we talk to each node itself).
 import { Redis } from 'ioredis';
-import type { Pod } from './discover';
-import { TopologyError, describeError } from './errors';
+import { TopologyError, describeError } from '../errors';
+import type { Pod } from '../pod';
+import { isRedisError } from './errors';
 
 export class Connections {
   private readonly clients = new Map<number, Redis>();
@@ -74,13 +75,16 @@ export class Connections {
   }
 }
 
-export function connectionError(pod: Pod, error: unknown): TopologyError {
-  const message = describeError(error);
-  if (/WRONGPASS|NOAUTH|invalid password|invalid username-password|Authentication required/i.test(message)) {
-    return new TopologyError(
-      `authentication failed for ${pod.name}`,
-      "check the password (the Secret / --password-file / REDIS_PASSWORD) matches the pods' requirepass",
-    );
+/** The pod refused the program's password: waiting or retrying cannot help. */
+export class AuthenticationError extends TopologyError {
+  constructor(pod: Pod) {
+    super(`authentication failed for ${pod.name}`, "check the password (the Secret / --password-file / REDIS_PASSWORD) matches the pods' requirepass");
+    this.name = 'AuthenticationError';
   }
-  return new TopologyError(`${pod.name} is unreachable: ${message}`, 'check that the pod is running and the address is right');
+}
+
+export function connectionError(pod: Pod, error: unknown): TopologyError {
+  if (error instanceof TopologyError) return error;
+  if (isRedisError(error, 'authentication')) return new AuthenticationError(pod);
+  return new TopologyError(`${pod.name} is unreachable: ${describeError(error)}`, 'check that the pod is running and the address is right');
 }

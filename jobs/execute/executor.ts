@@ -1,16 +1,20 @@
 // Execute: runs a plan's steps against the pods, waiting for the cluster to agree between them.
 // Each step checks the live state first, so repeating a step (or a whole run) is safe.
 import type { Redis } from 'ioredis';
-import type { Connections } from './connections';
-import type { Pod } from './discover';
-import { TopologyError, describeError } from './errors';
-import { describeStep } from './describe';
-import type { ClusterView, OpenSlotFix, Plan, Step } from './model';
-import { SlotMigrator, defaultTuning, sleep, withRetry, type MigrationTuning } from './migrate';
-import { findDisagreements, readPod, type ClusterNodesEntry, type PodReport } from './observe';
-import type { Log } from './progress';
-import { fixOpenSlot } from './repair';
-import { toRanges } from './slots';
+import { sleep } from '../clock';
+import { Convergence, type SettleOptions } from '../converge/convergence';
+import { TopologyError } from '../errors';
+import { SlotMigrator, type MigrationTuning } from '../migrate/slot-migrator';
+import { readPod } from '../observe/read';
+import { describeStep } from '../plan/describe';
+import type { ClusterView, OpenSlotRepair, Plan, Step } from '../plan/model';
+import { toRanges } from '../plan/slots';
+import type { Pod } from '../pod';
+import type { Log } from '../progress';
+import { call, withRetry } from '../redis/command';
+import type { Connections } from '../redis/connections';
+import { isRedisError } from '../redis/errors';
+import { repairOpenSlot } from './open-slot-repair';
 
 export interface ExecutionOptions {
   readonly connections: Connections;
@@ -19,17 +23,17 @@ export interface ExecutionOptions {
   readonly log: Log;
   readonly convergeTimeoutMs: number;
   readonly estimatedKeys: number;
-  readonly tuning?: MigrationTuning;
-}
-
-async function call(client: Redis, ...args: (string | number)[]): Promise<unknown> {
-  return client.call(...(args.map(String) as [string, ...string[]]));
+  readonly tuning: MigrationTuning;
 }
 
 export class Executor {
-  private readonly members: Set<number>;
   private readonly podById: Map<string, Pod>;
-  private masterOrdinals: number[] = [];
+  private readonly convergence: Convergence;
+  /**
+   * The members that were masters when the cluster last settled: the migrator tells them about
+   * new slot owners. Set at the start and after every settle, nowhere else.
+   */
+  private masters: Pod[];
   private readonly migrator: SlotMigrator;
 
   constructor(
@@ -37,17 +41,25 @@ export class Executor {
     private readonly view: ClusterView,
     private readonly options: ExecutionOptions,
   ) {
-    this.members = new Set(plan.members);
     this.podById = new Map(view.pods.map((node) => [node.id, options.pods[node.ordinal]!]));
-    this.masterOrdinals = view.pods.filter((node) => node.role === 'master' && plan.members.includes(node.ordinal)).map((node) => node.ordinal);
-    const environment = {
-      client: (pod: Pod) => options.connections.client(pod),
-      podOf: (id: string) => this.podOf(id),
-      masters: () => this.masterOrdinals.map((ordinal) => options.pods[ordinal]!),
-      password: options.password,
-      log: options.log,
-    };
-    this.migrator = new SlotMigrator(environment, options.tuning ?? defaultTuning);
+    this.convergence = new Convergence(options, plan.clusterOrdinals);
+    this.masters = view.pods.filter((node) => node.role === 'master' && plan.clusterOrdinals.includes(node.ordinal)).map((node) => options.pods[node.ordinal]!);
+    this.migrator = new SlotMigrator(
+      {
+        client: (pod: Pod) => options.connections.client(pod),
+        podOf: (id: string) => this.podOf(id),
+        masters: () => this.masters,
+        password: options.password,
+        log: options.log,
+      },
+      options.tuning,
+    );
+  }
+
+  /** Waits for agreement, then takes the masters of that moment. */
+  private async settle(settleOptions: SettleOptions): Promise<void> {
+    const reports = await this.convergence.settle(settleOptions);
+    this.masters = reports.filter((report) => !report.self.flags.has('slave')).map((report) => report.pod);
   }
 
   private podOf(id: string): Pod {
@@ -65,7 +77,7 @@ export class Executor {
     for (let index = 0; index < steps.length;) {
       const step = steps[index]!;
       // Consecutive steps of these kinds run together, then the cluster settles once.
-      const batchable = ['fixOpenSlot', 'forget', 'meet', 'replicate', 'removeNode', 'assignSlots'].includes(step.kind);
+      const batchable = ['repairOpenSlot', 'forget', 'meet', 'replicate', 'removeNode', 'addSlots'].includes(step.kind);
       let end = index + 1;
       while (batchable && end < steps.length && steps[end]!.kind === step.kind) end++;
       const batch = steps.slice(index, end);
@@ -86,9 +98,9 @@ export class Executor {
   private async runBatch(batch: readonly Step[]): Promise<void> {
     const kind = batch[0]!.kind;
     switch (kind) {
-      case 'fixOpenSlot':
-        await this.settle(false);
-        await this.fixOpenSlots(batch.flatMap((step) => (step.kind === 'fixOpenSlot' ? [step] : [])));
+      case 'repairOpenSlot':
+        await this.settle({ requireStateOk: false });
+        await this.repairOpenSlots(batch.flatMap((step) => (step.kind === 'repairOpenSlot' ? [step] : [])));
         break;
       case 'forget':
         await Promise.all(batch.map((step) => (step.kind === 'forget' ? this.forgetEverywhere(step.node) : undefined)));
@@ -96,8 +108,8 @@ export class Executor {
       case 'failover':
         for (const step of batch) if (step.kind === 'failover') await this.failover(step.replica, step.master);
         break;
-      case 'assignSlots':
-        for (const step of batch) if (step.kind === 'assignSlots') await this.assignSlots(step.node, step.slots);
+      case 'addSlots':
+        for (const step of batch) if (step.kind === 'addSlots') await this.addSlots(step.node, step.slots);
         break;
       case 'meet':
         await this.meetAll(batch.flatMap((step) => (step.kind === 'meet' ? [step] : [])));
@@ -106,109 +118,52 @@ export class Executor {
         for (const step of batch) if (step.kind === 'makeEmptyMaster') await this.makeEmptyMaster(step.node, step.via);
         break;
       case 'migrate':
-        await this.settle(true);
+        await this.settle({ requireStateOk: true });
         for (const step of batch) if (step.kind === 'migrate') await this.migrator.run(step.moves, this.options.estimatedKeys);
         break;
       case 'replicate':
-        await this.settle(false);
+        await this.settle({ requireStateOk: false });
         for (const step of batch) if (step.kind === 'replicate') await this.replicate(step.node, step.master);
         break;
       case 'removeNode':
         await this.removeNodes(batch.flatMap((step) => (step.kind === 'removeNode' ? [step.node] : [])));
         break;
     }
-    await this.settle(false);
+    await this.settle({ requireStateOk: false });
   }
 
-  /** Open slots are independent: fix several at once. */
-  private async fixOpenSlots(fixes: readonly OpenSlotFix[]): Promise<void> {
-    const queue = [...fixes];
-    const environment = { ...this.environment(), log: this.options.log };
+  /** Open slots are independent: repair several at once. */
+  private async repairOpenSlots(repairs: readonly OpenSlotRepair[]): Promise<void> {
+    const queue = [...repairs];
+    const environment = {
+      client: (pod: Pod) => this.client(pod),
+      podOf: (id: string) => this.podOf(id),
+      masters: () => this.masters,
+      log: this.options.log,
+    };
     const worker = async () => {
-      for (let fix = queue.shift(); fix; fix = queue.shift()) await fixOpenSlot(fix, environment, this.migrator);
+      for (let repair = queue.shift(); repair; repair = queue.shift()) await repairOpenSlot(repair, environment, this.migrator);
     };
     const results = await Promise.allSettled(Array.from({ length: Math.min(16, queue.length) }, worker));
     const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failed) throw failed.reason;
   }
 
-  private environment() {
-    return {
-      client: (pod: Pod) => this.client(pod),
-      podOf: (id: string) => this.podOf(id),
-      masters: () => this.masterOrdinals.map((ordinal) => this.options.pods[ordinal]!),
-    };
-  }
-
-  /** Waits (bounded) until every member pod agrees; refreshes which members are masters. */
-  async settle(requireStateOk: boolean): Promise<PodReport[]> {
-    const deadline = Date.now() + this.options.convergeTimeoutMs;
-    let lastLog = Date.now();
-    let checks = 0;
-    for (;;) {
-      const members = [...this.members].sort((a, b) => a - b).map((ordinal) => this.options.pods[ordinal]!);
-      const reports = await Promise.all(members.map((pod) => readPod(this.options.connections, pod, false)));
-      this.masterOrdinals = reports.filter((report) => !report.self.flags.has('slave')).map((report) => report.pod.ordinal);
-      const problems = findDisagreements(reports, requireStateOk);
-      if (problems.length === 0) return reports;
-      if (Date.now() > deadline) {
-        throw new TopologyError(
-          `the cluster did not settle within ${Math.round(this.options.convergeTimeoutMs / 1000)}s: ${problems.slice(0, 5).join('; ')}`,
-          'check the pods (logs, network between them on the bus port); then run again, it resumes from here',
-        );
-      }
-      if (Date.now() - lastLog > 10_000) {
-        this.options.log.info(`waiting for the cluster to agree: ${problems.slice(0, 3).join('; ')}`);
-        lastLog = Date.now();
-      }
-      if (checks++ > 0) await this.nudge(reports);
-      await sleep(200);
-    }
-  }
-
-  /** When each pair of nodes last got a nudge, so a view that stays stale is not nudged more than once a second. */
-  private readonly nudged = new Map<string, number>();
-
-  /**
-   * A node's role and slots reach another node only in its own cluster-bus messages, which it
-   * sends each node about every half node timeout (2.5 s with 5000 ms): after a join, a
-   * REPLICATE or a master giving away its last slot, agreement waits for them. Where a node sees
-   * another stale, or not at all, a CLUSTER MEET from that other node delivers one message at
-   * once (to a node that knows it already, a MEET changes nothing else).
-   */
-  private async nudge(reports: readonly PodReport[]): Promise<void> {
-    const sends: Array<Promise<void>> = [];
-    for (const observer of reports) {
-      const seen = new Map(observer.entries.map((entry) => [entry.id, entry]));
-      for (const subject of reports) {
-        if (subject === observer) continue;
-        const view = seen.get(subject.self.id);
-        if (view && sameConfiguration(view, subject.self)) continue;
-        const pair = `${subject.pod.ordinal}>${observer.pod.ordinal}`;
-        if (Date.now() - (this.nudged.get(pair) ?? 0) < 1000) continue;
-        this.nudged.set(pair, Date.now());
-        sends.push(this.bestEffortMeet(subject.pod, observer.pod, false));
-      }
-    }
-    await Promise.all(sends);
-  }
-
   private async self(pod: Pod) {
-    return (await readPod(this.options.connections, pod, false)).self;
+    return (await readPod(this.options.connections, pod, { withInfo: false })).self;
   }
 
   private async forgetEverywhere(nodeId: string): Promise<void> {
     await Promise.all(
-      [...this.members].map(async (ordinal) => {
-        const pod = this.options.pods[ordinal]!;
-        try {
-          await call(await this.client(pod), 'CLUSTER', 'FORGET', nodeId);
-        } catch (error) {
-          const message = describeError(error);
-          if (/Unknown node/i.test(message)) return;
-          throw new TopologyError(`${pod.name}: CLUSTER FORGET ${nodeId} failed: ${message}`);
-        }
-      }),
+      this.convergence.members().map((pod) =>
+        withRetry(`${pod.name}: CLUSTER FORGET ${nodeId}`, async () => {
+          try {
+            await call(await this.client(pod), 'CLUSTER', 'FORGET', nodeId);
+          } catch (error) {
+            if (!isRedisError(error, 'unknownNode')) throw error;
+          }
+        }),
+      ),
     );
   }
 
@@ -216,7 +171,7 @@ export class Executor {
     const replica = this.podOf(replicaId);
     const master = this.podOf(masterId);
     if (!(await this.self(replica)).flags.has('slave')) return;
-    await this.settle(true);
+    await this.settle({ requireStateOk: true });
     for (let attempt = 1; attempt <= 3; attempt++) {
       await withRetry(`${replica.name}: CLUSTER FAILOVER`, async () => {
         await call(await this.client(replica), 'CLUSTER', 'FAILOVER');
@@ -238,7 +193,7 @@ export class Executor {
     );
   }
 
-  private async assignSlots(nodeId: string, slots: readonly number[]): Promise<void> {
+  private async addSlots(nodeId: string, slots: readonly number[]): Promise<void> {
     const pod = this.podOf(nodeId);
     const owned = new Set((await this.self(pod)).slots);
     const missing = slots.filter((slot) => !owned.has(slot));
@@ -255,8 +210,8 @@ export class Executor {
     await withRetry(`${via.name}: CLUSTER MEET ${pod.ip} ${pod.port}`, async () => {
       await call(await this.client(via), 'CLUSTER', 'MEET', pod.ip, pod.port);
     });
-    this.members.add(via.ordinal);
-    this.members.add(pod.ordinal);
+    this.convergence.add(via);
+    this.convergence.add(pod);
   }
 
   /**
@@ -271,19 +226,10 @@ export class Executor {
     await Promise.all(
       joiners.flatMap((joiner) => {
         earlier.delete(joiner.ordinal);
-        const senders = [...this.members].filter((ordinal) => ordinal !== joiner.ordinal && !earlier.has(ordinal));
-        return senders.map((ordinal) => this.bestEffortMeet(this.options.pods[ordinal]!, joiner));
+        const senders = this.convergence.members().filter((pod) => pod.ordinal !== joiner.ordinal && !earlier.has(pod.ordinal));
+        return senders.map((sender) => this.convergence.meet(sender, joiner, { warn: true }));
       }),
     );
-  }
-
-  /** CLUSTER MEET from `from` to `to`; a failure only costs speed (gossip carries the same news). */
-  private async bestEffortMeet(from: Pod, to: Pod, warn = true): Promise<void> {
-    try {
-      await call(await this.client(from), 'CLUSTER', 'MEET', to.ip, to.port);
-    } catch (error) {
-      if (warn) this.options.log.warn(`${from.name}: CLUSTER MEET ${to.ip} ${to.port} failed (gossip will introduce them instead): ${describeError(error)}`);
-    }
   }
 
   private async makeEmptyMaster(nodeId: string, viaId: string): Promise<void> {
@@ -322,7 +268,7 @@ export class Executor {
         throw new TopologyError(`${pod.name} still holds ${self.slots.length} slots; not removing it`, 'run again');
       }
     }
-    for (const pod of removed) this.members.delete(pod.ordinal);
+    for (const pod of removed) this.convergence.remove(pod);
     // Reset first (the node forgets everyone), then every survivor forgets it at once,
     // well inside the 60 s ban that keeps gossip from bringing it back. A replica's reset
     // empties its memory but not its AOF, which would bring the old keys back when the pod
@@ -339,11 +285,4 @@ export class Executor {
     );
     await Promise.all(nodeIds.map((id) => this.forgetEverywhere(id)));
   }
-}
-
-/** Whether `view` (one node's line about another) shows what that node says of itself: role, master, slots. */
-function sameConfiguration(view: ClusterNodesEntry, self: ClusterNodesEntry): boolean {
-  if (view.flags.has('handshake') || view.flags.has('slave') !== self.flags.has('slave')) return false;
-  if (self.flags.has('slave')) return view.masterId === self.masterId;
-  return view.slots.length === self.slots.length && view.slots.every((slot, index) => slot === self.slots[index]);
 }

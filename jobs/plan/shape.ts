@@ -1,8 +1,7 @@
 // The desired end state, checked independently of the planner: what is still wrong.
-import type { ClusterView, DesiredShape } from './model';
-import { desiredPodCount } from './model';
+import { desiredPodCount } from '../contract';
+import type { ClusterView, DesiredShape, PlanPhase } from './model';
 import { evenShare, formatRanges, slotCount } from './slots';
-import type { PlanPhase } from './plan';
 
 export function shapeProblems(view: ClusterView, desired: DesiredShape, phase: PlanPhase): string[] {
   const problems: string[] = [];

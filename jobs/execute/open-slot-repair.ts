@@ -1,10 +1,12 @@
-// Executes an open-slot fix decided by the planner, the way redis-cli --cluster fix does.
+// Carries out an open-slot repair decided by the planner (plan/open-slots.ts), the way
+// redis-cli --cluster fix does.
 import type { Redis } from 'ioredis';
-import type { Pod } from './discover';
-import { describeError } from './errors';
-import type { OpenSlotFix } from './model';
-import { SlotMigrator, withRetry } from './migrate';
-import type { Log } from './progress';
+import type { SlotMigrator } from '../migrate/slot-migrator';
+import type { OpenSlotRepair } from '../plan/model';
+import type { Pod } from '../pod';
+import type { Log } from '../progress';
+import { call, withRetry } from '../redis/command';
+import { isRedisError } from '../redis/errors';
 
 export interface RepairEnvironment {
   client(pod: Pod): Promise<Redis>;
@@ -13,19 +15,16 @@ export interface RepairEnvironment {
   readonly log: Log;
 }
 
-async function call(client: Redis, ...args: (string | number)[]): Promise<unknown> {
-  return client.call(...(args.map(String) as [string, ...string[]]));
-}
-
-async function ignoring(pattern: RegExp, operation: () => Promise<unknown>): Promise<void> {
+/** DELSLOTS, where a slot that is already unassigned is fine. */
+async function dropSlot(client: Redis, slot: number): Promise<void> {
   try {
-    await operation();
+    await call(client, 'CLUSTER', 'DELSLOTS', slot);
   } catch (error) {
-    if (!pattern.test(describeError(error))) throw error;
+    if (!isRedisError(error, 'slotNotAssigned')) throw error;
   }
 }
 
-export async function fixOpenSlot(fix: OpenSlotFix, environment: RepairEnvironment, migrator: SlotMigrator): Promise<void> {
+export async function repairOpenSlot(fix: OpenSlotRepair, environment: RepairEnvironment, migrator: SlotMigrator): Promise<void> {
   const { slot } = fix;
   const owner = environment.podOf(fix.owner);
   const ownerClient = await environment.client(owner);
@@ -33,7 +32,7 @@ export async function fixOpenSlot(fix: OpenSlotFix, environment: RepairEnvironme
   if (fix.claim) {
     await withRetry(`slot ${slot}: claiming it for ${owner.name}`, async () => {
       await call(ownerClient, 'CLUSTER', 'SETSLOT', slot, 'STABLE');
-      await ignoring(/already unassigned|not assigned/i, () => call(ownerClient, 'CLUSTER', 'DELSLOTS', slot));
+      await dropSlot(ownerClient, slot);
       await call(ownerClient, 'CLUSTER', 'ADDSLOTS', slot);
       await call(ownerClient, 'CLUSTER', 'BUMPEPOCH');
     });
@@ -42,7 +41,7 @@ export async function fixOpenSlot(fix: OpenSlotFix, environment: RepairEnvironme
     const pod = environment.podOf(id);
     const client = await environment.client(pod);
     await withRetry(`slot ${slot}: ${pod.name} giving up its claim`, async () => {
-      await ignoring(/already unassigned|not assigned/i, () => call(client, 'CLUSTER', 'DELSLOTS', slot));
+      await dropSlot(client, slot);
       await call(client, 'CLUSTER', 'SETSLOT', slot, 'NODE', fix.owner);
       await call(client, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', fix.owner);
     });

@@ -1,7 +1,7 @@
 // Memory check before moving data: receivers with maxmemory must have room for what they get.
-import { TopologyError } from './errors';
+import { TopologyError } from '../errors';
 import type { ClusterView, Step } from './model';
-import { formatMegabytes } from './progress';
+import { formatMegabytes } from '../format';
 
 /** Estimated bytes each target receives (per-slot key counts x the source's bytes per key). */
 export function incomingBytes(view: ClusterView, steps: readonly Step[]): Map<string, number> {

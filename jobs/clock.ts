@@ -1,0 +1,3 @@
+// Waiting: the one sleep the program uses.
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,61 @@
+// Whether pods agree on one configuration. Pure.
+import { isFailing, type ClusterNodesEntry } from '../observe/cluster-nodes';
+import type { Pod } from '../pod';
+import type { PodReport } from '../observe/view';
+
+/**
+ * Why the given pods do not (yet) agree on one configuration: each must know exactly the
+ * others, flag none as failing, handshake with nobody, and see the same slot owners and
+ * roles. Empty when they agree.
+ */
+export interface AgreementOptions {
+  /** Also require every pod to report cluster_state:ok (slots covered, no failed master). */
+  readonly requireStateOk: boolean;
+}
+
+export function findDisagreements(reports: readonly PodReport[], options: AgreementOptions): string[] {
+  const problems: string[] = [];
+  const memberIds = new Set(reports.map((report) => report.self.id));
+  let reference: string | undefined;
+  let referencePod: Pod | undefined;
+  for (const report of reports) {
+    const { pod, entries } = report;
+    const known = entries.filter((entry) => !entry.flags.has('handshake'));
+    const missing = [...memberIds].filter((id) => !known.some((entry) => entry.id === id));
+    const extra = known.filter((entry) => !memberIds.has(entry.id));
+    if (missing.length > 0) problems.push(`${pod.name} does not know ${missing.length} node(s) yet`);
+    if (extra.length > 0) problems.push(`${pod.name} still knows ${extra.length} other node(s) (${extra.map((entry) => entry.id.slice(0, 8)).join(',')})`);
+    if (entries.some((entry) => entry.flags.has('handshake'))) problems.push(`${pod.name} is still handshaking`);
+    const failing = known.filter((entry) => memberIds.has(entry.id) && isFailing(entry));
+    if (failing.length > 0) problems.push(`${pod.name} flags ${failing.length} node(s) as failing`);
+    if (options.requireStateOk && report.clusterState !== 'ok') problems.push(`${pod.name} reports cluster_state:${report.clusterState}`);
+    const signature = known
+      .filter((entry) => memberIds.has(entry.id))
+      .map(
+        (entry) =>
+          `${entry.id}:${entry.flags.has('slave') ? `r:${entry.masterId}` : 'm'}:${entry.slots.length ? `${entry.slots[0]}+${entry.slots.length}+${checksum(entry.slots)}` : ''}`,
+      )
+      .sort()
+      .join('|');
+    if (reference === undefined) {
+      reference = signature;
+      referencePod = pod;
+    } else if (signature !== reference) {
+      problems.push(`${pod.name} and ${referencePod!.name} see different slot owners or roles`);
+    }
+  }
+  return problems;
+}
+
+function checksum(slots: readonly number[]): number {
+  let sum = 0;
+  for (const slot of slots) sum = (sum * 31 + slot) | 0;
+  return sum;
+}
+
+/** Whether `view` (one node's line about another) shows what that node says of itself: role, master, slots. */
+export function sameConfiguration(view: ClusterNodesEntry, self: ClusterNodesEntry): boolean {
+  if (view.flags.has('handshake') || view.flags.has('slave') !== self.flags.has('slave')) return false;
+  if (self.flags.has('slave')) return view.masterId === self.masterId;
+  return view.slots.length === self.slots.length && view.slots.every((slot, index) => slot === self.slots[index]);
+}

@@ -1,0 +1,76 @@
+// CLUSTER NODES and INFO replies parsed into typed values. Pure.
+
+/** One line of CLUSTER NODES. */
+export interface ClusterNodesEntry {
+  readonly id: string;
+  /** ip:port as announced ("" ip when noaddr). */
+  readonly address: string;
+  /** cluster-announce-hostname, "" when the node announces none. */
+  readonly hostname: string;
+  readonly flags: ReadonlySet<string>;
+  readonly masterId: string | null;
+  readonly configEpoch: number;
+  readonly connected: boolean;
+  readonly slots: readonly number[];
+  readonly migrating: Readonly<Record<number, string>>;
+  readonly importing: Readonly<Record<number, string>>;
+}
+
+export function parseClusterNodes(text: string): ClusterNodesEntry[] {
+  const entries: ClusterNodesEntry[] = [];
+  for (const line of text.split('\n')) {
+    const fields = line.trim().split(' ');
+    if (fields.length < 8) continue;
+    const [id, addressField, flagsField, master, , , epoch, linkState, ...slotFields] = fields as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      ...string[],
+    ];
+    const slots: number[] = [];
+    const migrating: Record<number, string> = {};
+    const importing: Record<number, string> = {};
+    for (const field of slotFields) {
+      const open = /^\[(\d+)-([<>])-([0-9a-f]+)\]$/.exec(field);
+      if (open) {
+        if (open[2] === '>') migrating[Number(open[1])] = open[3]!;
+        else importing[Number(open[1])] = open[3]!;
+        continue;
+      }
+      const range = /^(\d+)(?:-(\d+))?$/.exec(field);
+      if (!range) continue;
+      const start = Number(range[1]);
+      const end = range[2] === undefined ? start : Number(range[2]);
+      for (let slot = start; slot <= end; slot++) slots.push(slot);
+    }
+    entries.push({
+      id,
+      address: addressField.split('@')[0]!,
+      hostname: addressField.split(',')[1] ?? '',
+      flags: new Set(flagsField.split(',')),
+      masterId: master === '-' ? null : master,
+      configEpoch: Number(epoch),
+      connected: linkState === 'connected',
+      slots,
+      migrating,
+      importing,
+    });
+  }
+  return entries;
+}
+
+export function parseInfo(text: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const index = line.indexOf(':');
+    if (index > 0 && !line.startsWith('#')) fields[line.slice(0, index)] = line.slice(index + 1);
+  }
+  return fields;
+}
+
+export const isFailing = (entry: ClusterNodesEntry) => entry.flags.has('fail') || entry.flags.has('fail?') || entry.flags.has('noaddr');

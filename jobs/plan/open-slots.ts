@@ -1,0 +1,94 @@
+// Open slots (left MIGRATING/IMPORTING, claimed twice, or keys where the owner is not), and how
+// each is closed, following redis-cli --cluster fix. Decided here; done by execute/open-slot-repair.
+import { TopologyError } from '../errors';
+import type { OpenSlotRepair, PodNode } from './model';
+
+/** Every open slot among the member masters, and how each is closed. */
+export function planOpenSlotRepairs(masters: readonly PodNode[]): OpenSlotRepair[] {
+  const claims = new Map<number, PodNode[]>();
+  const open = new Set<number>();
+  for (const pod of masters) {
+    for (const slot of pod.slots) claims.set(slot, [...(claims.get(slot) ?? []), pod]);
+    for (const slot of Object.keys(pod.migrating)) open.add(Number(slot));
+    for (const slot of Object.keys(pod.importing)) open.add(Number(slot));
+  }
+  for (const [slot, owners] of claims) if (owners.length > 1) open.add(slot);
+  // Keys in a slot on a master that does not claim it also need fixing.
+  for (const pod of masters) {
+    for (const slot of Object.keys(pod.keysBySlot).map(Number)) {
+      if (claims.has(slot) && !claims.get(slot)!.includes(pod)) open.add(slot);
+    }
+  }
+  return [...open].sort((a, b) => a - b).map((slot) => decideOpenSlotRepair(slot, masters));
+}
+
+/** Who ends owning an open slot and how its keys get there. */
+function decideOpenSlotRepair(slot: number, masters: readonly PodNode[]): OpenSlotRepair {
+  const keysIn = (pod: PodNode) => pod.keysBySlot[slot] ?? 0;
+  const name = (pod: PodNode) => pod.name;
+  // Unlike redis-cli, a node importing the slot is not an owner just because it has keys:
+  // that is an interrupted migration, which is finished rather than reverted.
+  const owners = masters.filter((pod) => pod.slots.includes(slot) || (keysIn(pod) > 0 && pod.importing[slot] === undefined));
+  let migrating = masters.filter((pod) => pod.migrating[slot] !== undefined);
+  let importing = masters.filter((pod) => pod.migrating[slot] === undefined && pod.importing[slot] !== undefined);
+  let owner: PodNode | undefined = owners.length === 1 ? owners[0] : undefined;
+  for (const pod of masters) {
+    if (!migrating.includes(pod) && !importing.includes(pod) && pod !== owner && keysIn(pod) > 0) importing.push(pod);
+  }
+  const flagged = [...new Set([...migrating, ...importing])].filter((pod) => pod.migrating[slot] !== undefined || pod.importing[slot] !== undefined);
+  let claim = false;
+  if (!owner) {
+    const pool = owners.length > 0 ? owners : [...importing, ...migrating, ...masters];
+    owner = [...pool].sort((a, b) => keysIn(b) - keysIn(a) || Number(b.slots.includes(slot)) - Number(a.slots.includes(slot)) || a.ordinal - b.ordinal)[0];
+    if (!owner) throw new TopologyError(`slot ${slot} is open but no master can own it`);
+    claim = !owner.slots.includes(slot) || owners.length > 1;
+    migrating = migrating.filter((pod) => pod !== owner);
+    importing = importing.filter((pod) => pod !== owner);
+  }
+  const extraOwners = owners.filter((pod) => pod !== owner && pod.slots.includes(slot));
+  for (const pod of extraOwners) {
+    migrating = migrating.filter((other) => other !== pod);
+    if (!importing.includes(pod)) importing.push(pod);
+  }
+  const base = {
+    kind: 'repairOpenSlot' as const,
+    slot,
+    claim,
+    extraOwners: extraOwners.map((pod) => pod.id),
+    flagged: flagged.map((pod) => pod.id),
+  };
+  if (migrating.length === 1 && importing.length === 1) {
+    return {
+      ...base,
+      owner: importing[0]!.id,
+      mode: 'complete',
+      from: [migrating[0]!.id],
+      reason: `slot ${slot} was being migrated from ${name(migrating[0]!)} to ${name(importing[0]!)}: finishing the migration`,
+    };
+  }
+  if (migrating.length === 0 && importing.length > 0) {
+    return {
+      ...base,
+      owner: owner.id,
+      mode: 'toOwner',
+      from: importing.filter((pod) => pod !== owner).map((pod) => pod.id),
+      reason: `slot ${slot} is open on ${importing.map(name).join(', ')}: moving its keys to the owner ${name(owner)}`,
+    };
+  }
+  if (importing.length === 0 && migrating.length === 1 && (migrating[0] === owner || keysIn(migrating[0]!) === 0)) {
+    return {
+      ...base,
+      owner: owner.id,
+      mode: 'close',
+      from: [],
+      reason: `slot ${slot} is left migrating on ${name(migrating[0]!)} with nothing to move: closing it`,
+    };
+  }
+  if (migrating.length === 0 && importing.length === 0) {
+    return { ...base, owner: owner.id, mode: 'close', from: [], reason: `slot ${slot} is claimed twice: ${name(owner)} keeps it` };
+  }
+  throw new TopologyError(
+    `slot ${slot} is open in a way that cannot be fixed automatically: migrating on ${migrating.map(name).join(', ') || 'none'}, importing on ${importing.map(name).join(', ') || 'none'}, owner ${name(owner)}`,
+    'inspect it with redis-cli --cluster check and fix it by hand, then run again',
+  );
+}

@@ -1,0 +1,123 @@
+// post: join pods 0..D-1, choose exactly M masters, give unowned slots out, balance by moving
+// only each master's surplus, give every master R replicas keeping existing relations, and
+// remove any pod >= D still in the cluster.
+import { TopologyError } from '../errors';
+import type { PlanContext } from './context';
+import type { PodNode, SlotMove } from './model';
+import { assignReplicas, chooseMasters } from './roles';
+import { evenShare, slotCount } from './slots';
+import { byOrdinal, ownedSlots } from './working';
+
+export function planPost(context: PlanContext): void {
+  const { desired, podCount, byId, membership, isMember, removed, survivors, working, steps, notes } = context;
+  const slotsOf = (id: string) => ownedSlots(working, id);
+  const joiners = survivors.filter((pod) => !membership.cluster.has(pod.ordinal));
+  const masterIds = chooseMasters(desired, working, survivors, isMember);
+  const finalMasters = masterIds.map((id) => byId.get(id)!);
+
+  const mainSurvivors = survivors.filter((pod) => membership.cluster.has(pod.ordinal));
+  const via = mainSurvivors[0] ?? finalMasters[0]!;
+  for (const pod of joiners) {
+    if (pod.id === via.id) continue;
+    steps.push({ kind: 'meet', node: pod.id, via: via.id });
+    working.role.set(pod.id, 'master');
+    working.masterOf.set(pod.id, null);
+  }
+  for (const pod of finalMasters) {
+    if (working.role.get(pod.id) === 'replica') {
+      // Through a pod that stays in the cluster meanwhile: a survivor not being reset itself, else a
+      // pod that is leaving but is still a member until the end of this run.
+      const meetVia = [...mainSurvivors, ...removed].find(
+        (other) => other.id !== pod.id && !finalMasters.some((m) => m.id === other.id && working.role.get(m.id) === 'replica'),
+      );
+      if (!meetVia) throw new TopologyError(`no pod left in the cluster to re-join ${pod.name} through`);
+      steps.push({ kind: 'makeEmptyMaster', node: pod.id, via: meetVia.id });
+      working.role.set(pod.id, 'master');
+      working.masterOf.set(pod.id, null);
+    }
+  }
+
+  // Slot targets: the masters already holding the most slots keep the odd extra slots.
+  const { base, withExtra } = evenShare(desired.masters);
+  const countOf = new Map(finalMasters.map((pod) => [pod.id, slotsOf(pod.id).length]));
+  const byCount = [...finalMasters].sort((a, b) => countOf.get(b.id)! - countOf.get(a.id)! || a.ordinal - b.ordinal);
+  const target = new Map(byCount.map((pod, index) => [pod.id, base + (index < withExtra ? 1 : 0)]));
+
+  const outgoing: Array<{ from: string; slots: number[] }> = [];
+  const ownerIds = new Set(working.owner.filter((id): id is string => id !== null));
+  for (const id of [...ownerIds].sort(byOrdinal(byId))) {
+    const owned = slotsOf(id);
+    const keep = target.get(id) ?? 0;
+    if (owned.length > keep) outgoing.push({ from: id, slots: owned.slice(keep) });
+  }
+  const deficits = finalMasters.map((pod) => ({ to: pod.id, need: target.get(pod.id)! - slotsOf(pod.id).length })).filter((deficit) => deficit.need > 0);
+
+  const uncovered: number[] = [];
+  for (let slot = 0; slot < slotCount; slot++) if (working.owner[slot] === null) uncovered.push(slot);
+  let uncoveredIndex = 0;
+  for (const deficit of deficits) {
+    if (uncoveredIndex >= uncovered.length) break;
+    const take = uncovered.slice(uncoveredIndex, uncoveredIndex + deficit.need);
+    uncoveredIndex += take.length;
+    deficit.need -= take.length;
+    for (const slot of take) working.owner[slot] = deficit.to;
+    steps.push({ kind: 'addSlots', node: deficit.to, slots: take });
+  }
+
+  const moves: SlotMove[] = [];
+  let deficitIndex = 0;
+  for (const source of outgoing) {
+    let offset = 0;
+    while (offset < source.slots.length) {
+      while (deficitIndex < deficits.length && deficits[deficitIndex]!.need === 0) deficitIndex++;
+      const deficit = deficits[deficitIndex];
+      if (!deficit) throw new Error('planner bug: slot surplus exceeds deficits');
+      const count = Math.min(deficit.need, source.slots.length - offset);
+      const slots = source.slots.slice(offset, offset + count);
+      moves.push({ from: source.from, to: deficit.to, slots });
+      for (const slot of slots) working.owner[slot] = deficit.to;
+      deficit.need -= count;
+      offset += count;
+    }
+  }
+  // Replicas of masters that exist now attach before the data moves (to an empty master
+  // that is instant, and the keys moving there are replicated as they arrive); a source that
+  // gives away its last slot is re-pointed after.
+  const sourceIds = new Set(outgoing.map((source) => source.from));
+  const replicateNow = (pod: PodNode, master: string) => !sourceIds.has(pod.id) && working.role.get(master) === 'master' && slotsOf(pod.id).length === 0;
+  if (moves.length > 0) {
+    const early = assignReplicas(desired, finalMasters, survivors, working);
+    for (const pod of survivors) {
+      if (masterIds.includes(pod.id)) continue;
+      const master = early.get(pod.id)!;
+      if (working.role.get(pod.id) === 'replica' && working.masterOf.get(pod.id) === master) continue;
+      if (!replicateNow(pod, master)) continue;
+      steps.push({ kind: 'replicate', node: pod.id, master });
+      working.role.set(pod.id, 'replica');
+      working.masterOf.set(pod.id, master);
+    }
+    steps.push({ kind: 'migrate', moves });
+    // Redis 7: a master that gives away its last slot becomes a replica of the receiver.
+    for (const source of outgoing) {
+      if (slotsOf(source.from).length === 0 && !masterIds.includes(source.from)) {
+        // Which receiver it follows depends on timing, so its REPLICATE is always planned.
+        for (const [id, masterId] of working.masterOf) {
+          if (masterId === source.from) working.masterOf.set(id, null);
+        }
+        working.role.set(source.from, 'replica');
+        working.masterOf.set(source.from, null);
+      }
+    }
+  }
+
+  const assignment = assignReplicas(desired, finalMasters, survivors, working);
+  for (const pod of survivors) {
+    if (masterIds.includes(pod.id)) continue;
+    const master = assignment.get(pod.id)!;
+    if (working.role.get(pod.id) !== 'replica' || working.masterOf.get(pod.id) !== master) {
+      steps.push({ kind: 'replicate', node: pod.id, master });
+    }
+  }
+  for (const pod of removed) steps.push({ kind: 'removeNode', node: pod.id });
+  if (joiners.length === survivors.length) notes.push(`no cluster yet: bootstrapping ${podCount} pods`);
+}

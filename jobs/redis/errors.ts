@@ -1,0 +1,75 @@
+// Redis replies and connection failures, classified once: callers ask for a kind, never match text.
+import { describeError } from '../errors';
+
+export type RedisErrorKind =
+  /** The server wants a (different) password: NOAUTH, WRONGPASS. */
+  | 'authentication'
+  /** The server is loading its data set (a replica after its first sync, a restart). */
+  | 'loading'
+  /** Worth another try: TRYAGAIN, CLUSTERDOWN, BUSY, MASTERDOWN, I/O errors, a dropped or timed-out connection. */
+  | 'transient'
+  /** CLUSTER SETSLOT IMPORTING on the node that already owns the slot. */
+  | 'alreadyOwner'
+  /** CLUSTER SETSLOT MIGRATING on a node that does not own the slot. */
+  | 'notOwner'
+  /** CLUSTER SETSLOT NODE on a node that still holds keys of the slot. */
+  | 'keysRemain'
+  /** A command only masters (or only for masters) take, sent to or naming a replica. */
+  | 'notMaster'
+  /** CLUSTER FORGET of a node the server does not know. */
+  | 'unknownNode'
+  /** CLUSTER DELSLOTS of a slot nobody is assigned. */
+  | 'slotNotAssigned'
+  /** maxmemory reached under noeviction. */
+  | 'outOfMemory'
+  /** The server does not have the command (an older or other server). */
+  | 'unknownCommand'
+  /** EXEC refused because a queued command was refused. */
+  | 'transactionAborted'
+  | 'other';
+
+/** First match wins; the order puts specific replies before the broad transient ones. */
+const patterns: ReadonlyArray<readonly [RedisErrorKind, RegExp]> = [
+  ['authentication', /WRONGPASS|NOAUTH|invalid password|invalid username-password|Authentication required/i],
+  ['loading', /\bLOADING\b/],
+  ['outOfMemory', /^OOM\b|\bOOM command not allowed/],
+  ['transactionAborted', /EXECABORT/],
+  ['alreadyOwner', /already the owner/i],
+  ['notOwner', /not the owner/i],
+  ['keysRemain', /still hold keys/i],
+  ['notMaster', /only with masters|not a master|Target node is not a master/i],
+  ['unknownNode', /Unknown node/i],
+  ['slotNotAssigned', /already unassigned|not assigned/i],
+  ['unknownCommand', /unknown command|unknown subcommand|Unknown CLUSTER subcommand/i],
+  [
+    'transient',
+    /TRYAGAIN|IOERR|CLUSTERDOWN|BUSY |ETIMEDOUT|ECONNRESET|ECONNREFUSED|EPIPE|EHOSTUNREACH|Connection is closed|Command timed out|MASTERDOWN|Reached the max retries/i,
+  ],
+];
+
+/**
+ * A condition the program found itself that is worth another try (keys appeared in a slot being
+ * moved, a transaction came back empty): retried like a transient server reply.
+ */
+export class RetryableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RetryableError';
+  }
+}
+
+export function redisErrorKind(error: unknown): RedisErrorKind {
+  if (error instanceof RetryableError) return 'transient';
+  const message = describeError(error);
+  for (const [kind, pattern] of patterns) if (pattern.test(message)) return kind;
+  return 'other';
+}
+
+export function isRedisError(error: unknown, ...kinds: readonly RedisErrorKind[]): boolean {
+  return kinds.includes(redisErrorKind(error));
+}
+
+/** Whether another try may succeed: transient failures, and a server still loading its data. */
+export function isRetryable(error: unknown): boolean {
+  return isRedisError(error, 'transient', 'loading');
+}
