@@ -12,7 +12,7 @@ await build({
   outfile: bundlePath,
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node24',
   format: 'cjs',
   minify: true,
   keepNames: true,
