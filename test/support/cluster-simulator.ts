@@ -47,6 +47,8 @@ export function toView(cluster: SimCluster): ClusterView {
       keysBySlot: node.role === 'master' ? keysBySlot : {},
       usedMemory: keyCount * 100,
       maxMemory: 0,
+      maxMemoryPolicy: 'noeviction',
+      evictedKeys: 0,
     };
   });
   return {

@@ -1,6 +1,8 @@
+// The program's command line and environment -> Settings, against the contract's names and bounds.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HelpRequested, parseSettings } from '../../jobs/settings';
+import { ENV, MAX_PODS } from '../../jobs/contract';
+import { HelpRequested, parseSettings, usage, type Settings } from '../../jobs/settings';
 import { UsageError, describeError, redact, registerSecret } from '../../jobs/errors';
 
 const base = ['--phase', 'post', '--masters', '3', '--replicas-per-master', '1'];
@@ -112,4 +114,87 @@ test('the password never appears in messages', () => {
   registerSecret('hunter2-secret');
   assert.equal(redact('MIGRATE 10.0.0.1 6379 "" 0 60000 AUTH hunter2-secret KEYS a'), 'MIGRATE 10.0.0.1 6379 "" 0 60000 AUTH *** KEYS a');
   assert.equal(describeError(new Error('ERR wrong hunter2-secret')), 'ERR wrong ***');
+});
+
+test('--help text is finished: no template placeholder left in it', () => {
+  assert.ok(!usage.includes('${'), usage);
+  for (const name of Object.values(ENV)) assert.ok(usage.includes(name), `--help mentions ${name}`);
+});
+
+test('--dry-run takes no value: --dry-run=yes is refused, naming it', () => {
+  assert.throws(
+    () => parseSettings([...base, '--dry-run=yes'], {}),
+    (error: unknown) => error instanceof UsageError && error.message === '--dry-run takes no value',
+  );
+  assert.equal(parseSettings([...base, '--dry-run'], {}).dryRun, true);
+});
+
+test(`masters x (1 + replicas) over ${MAX_PODS} pods is refused, at the edge too`, () => {
+  const shape = (masters: number, replicas: number) => ['--phase', 'post', '--masters', String(masters), '--replicas-per-master', String(replicas)];
+  assert.equal(parseSettings(shape(500, 1), {}).masters, 500, '1000 pods is allowed');
+  assert.equal(parseSettings(shape(MAX_PODS, 0), {}).masters, MAX_PODS);
+  assert.throws(
+    () => parseSettings(shape(501, 1), {}),
+    (error: unknown) =>
+      error instanceof UsageError && error.message === `--masters 501 with --replicas-per-master 1 means 1002 pods; Redis Cluster allows at most ${MAX_PODS}`,
+  );
+  assert.throws(() => parseSettings(shape(200, 5), {}), /means 1200 pods/);
+});
+
+/** The least a run needs; each case below changes one variable away from it. */
+const required = { [ENV.phase]: 'post', [ENV.masters]: '3', [ENV.replicasPerMaster]: '1' };
+const readPasswordFile = (path: string) => (path === '/run/secrets/redis' ? 'from-file\n' : 'from-another-file');
+
+// Keyed by the contract: a variable added there without a case here does not compile.
+const envCases: { [Name in keyof typeof ENV]: { value: string; read: (settings: Settings) => unknown; expected: unknown } } = {
+  phase: { value: 'pre', read: (settings) => settings.phase, expected: 'pre' },
+  masters: { value: '4', read: (settings) => settings.masters, expected: 4 },
+  replicasPerMaster: { value: '2', read: (settings) => settings.replicasPerMaster, expected: 2 },
+  pods: {
+    value: 'a:7000,b:7001',
+    read: (settings) => settings.pods,
+    expected: [
+      { host: 'a', port: 7000 },
+      { host: 'b', port: 7001 },
+    ],
+  },
+  passwordFile: { value: '/run/secrets/redis', read: (settings) => settings.password, expected: 'from-file' },
+  password: { value: 'from-env', read: (settings) => settings.password, expected: 'from-env' },
+  dryRun: { value: 'true', read: (settings) => settings.dryRun, expected: true },
+  statefulSetName: { value: 'cache', read: (settings) => settings.discovery.statefulSetName, expected: 'cache' },
+  headlessService: { value: 'cache-headless', read: (settings) => settings.discovery.headlessService, expected: 'cache-headless' },
+  namespace: { value: 'redis', read: (settings) => settings.discovery.namespace, expected: 'redis' },
+  clusterDomain: { value: 'example.org', read: (settings) => settings.discovery.clusterDomain, expected: 'example.org' },
+  port: { value: '7000', read: (settings) => settings.discovery.port, expected: 7000 },
+  podWaitTimeoutSeconds: { value: '30', read: (settings) => settings.podWaitTimeoutMs, expected: 30_000 },
+  convergeTimeoutSeconds: { value: '45', read: (settings) => settings.convergeTimeoutMs, expected: 45_000 },
+  replicaSyncTimeoutSeconds: { value: '60', read: (settings) => settings.replicaSyncTimeoutMs, expected: 60_000 },
+  slotsInFlight: { value: '8', read: (settings) => settings.slotsInFlight, expected: 8 },
+  maxKeysPerSecond: { value: '5000', read: (settings) => settings.maxKeysPerSecond, expected: 5000 },
+};
+
+test("every variable of the contract's ENV is read, and changes its setting", () => {
+  for (const [key, { value, read, expected }] of Object.entries(envCases)) {
+    const name = ENV[key as keyof typeof ENV];
+    const without = read(parseSettings([], required, readPasswordFile));
+    assert.notDeepEqual(without, expected, `${name}: the case must differ from what a run gets without it`);
+    assert.deepEqual(read(parseSettings([], { ...required, [name]: value }, readPasswordFile)), expected, name);
+  }
+});
+
+test('every flag wins over its variable', () => {
+  const cases: Array<[string, string, string, (settings: Settings) => unknown, unknown]> = [
+    ['--phase', 'pre', ENV.phase, (settings) => settings.phase, 'pre'],
+    ['--masters', '5', ENV.masters, (settings) => settings.masters, 5],
+    ['--replicas-per-master', '0', ENV.replicasPerMaster, (settings) => settings.replicasPerMaster, 0],
+    ['--pods', 'c:1', ENV.pods, (settings) => settings.pods, [{ host: 'c', port: 1 }]],
+    ['--password-file', '/run/secrets/redis', ENV.passwordFile, (settings) => settings.password, 'from-file'],
+    ['--slots-in-flight', '2', ENV.slotsInFlight, (settings) => settings.slotsInFlight, 2],
+    ['--max-keys-per-second', '100', ENV.maxKeysPerSecond, (settings) => settings.maxKeysPerSecond, 100],
+  ];
+  const fromEnv = { ...required, [ENV.pods]: 'a:1', [ENV.passwordFile]: '/elsewhere', [ENV.slotsInFlight]: '64', [ENV.maxKeysPerSecond]: '9' };
+  for (const [flag, value, variable, read, expected] of cases) {
+    assert.deepEqual(read(parseSettings([flag, value], fromEnv, readPasswordFile)), expected, `${flag} over ${variable}`);
+  }
+  assert.equal(parseSettings(['--dry-run'], { ...required, [ENV.dryRun]: 'false' }).dryRun, true, '--dry-run over DRY_RUN=false');
 });
