@@ -4,7 +4,8 @@ import { runSynthCli } from './charts/synth-cli';
 runSynthCli({
   masters: 3,
   replicasPerMaster: 1,
-  image: 'redis:7.2',
+  // A maintained minor version, pinned (docs/operations.md, "The Redis image").
+  image: 'redis:8.2',
   jobsImage: 'node:24.22-alpine',
   // Alibaba Cloud ACK Serverless / ECI: pods on elastic container instances, ESSD disks.
   podLabels: { 'alibabacloud.com/eci': 'true' },
@@ -19,4 +20,6 @@ runSynthCli({
   // Create it once: kubectl create secret generic redis-cluster-auth --from-literal=password='...'
   passwordSecret: { name: 'redis-cluster-auth', key: 'password' },
   gitops: 'argocd',
+  // Metrics and alerts (needs the Prometheus Operator; docs/operations.md, "Metrics and alerts"):
+  // monitoring: { serviceMonitor: { labels: { release: 'kube-prometheus-stack' } }, prometheusRule: { labels: { release: 'kube-prometheus-stack' } } },
 });

@@ -1,6 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { commonLabels } from './labels';
+import { fluxKustomizationName } from './names';
 import type { ResolvedProps } from './resolved-props';
 import { assignStage, type Stage } from './stages';
 
@@ -29,7 +30,7 @@ export class FluxKustomizations extends Construct {
     super(scope, id);
     const cluster = props.cluster;
     const stages = ['pre', 'main', 'post'] as const;
-    const nameOf = (stage: (typeof stages)[number]) => `${cluster.statefulSetName}-${stage}`;
+    const nameOf = (stage: (typeof stages)[number]) => fluxKustomizationName(cluster, stage);
     this.kustomizations = stages.map((stage, index) =>
       assignStage(
         new ApiObject(this, stage, {

@@ -1,4 +1,14 @@
 export { RedisClusterChart, type RedisClusterChartBuildOptions } from './redis-cluster-chart';
-export type { RedisClusterChartProps, SecretKeyReference, ResourceSettings, GitOpsTool, FluxSettings, NetworkPolicySettings } from './props';
+export type {
+  RedisClusterChartProps,
+  SecretKeyReference,
+  ResourceSettings,
+  GitOpsTool,
+  FluxSettings,
+  NetworkPolicySettings,
+  MonitoringSettings,
+  ServiceMonitorSettings,
+  PrometheusRuleSettings,
+} from './props';
 export { validateProps, InvalidPropError } from './validate';
-export { synthToDist, type SynthToDistOptions, type SynthResult } from './synth-to-dist';
+export { synthToDist, StatefulSetReplacementError, type SynthToDistOptions, type SynthResult } from './synth-to-dist';

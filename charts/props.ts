@@ -46,6 +46,85 @@ export interface NetworkPolicySettings {
    * @default - every pod in the namespace may connect to the client port
    */
   readonly clientPodLabels?: Record<string, string>;
+  /**
+   * With `monitoring`: labels of the namespaces whose pods may scrape the metrics port (9121), for
+   * example `{ 'kubernetes.io/metadata.name': 'monitoring' }`.
+   * @default - pods of any namespace may scrape it (narrowed by `metricsScraperPodLabels` if set)
+   */
+  readonly metricsScraperNamespaceLabels?: Record<string, string>;
+  /**
+   * With `monitoring`: labels of the pods that may scrape the metrics port, for example
+   * `{ 'app.kubernetes.io/name': 'prometheus' }`.
+   * @default - any pod (of the namespaces `metricsScraperNamespaceLabels` selects)
+   */
+  readonly metricsScraperPodLabels?: Record<string, string>;
+}
+
+/** A ServiceMonitor (Prometheus Operator) that scrapes every pod's exporter through the metrics Service. */
+export interface ServiceMonitorSettings {
+  /**
+   * Extra labels on the ServiceMonitor, so that your Prometheus' `serviceMonitorSelector` picks it up
+   * (kube-prometheus-stack selects `release: <its Helm release>` by default).
+   * @default - only the chart's own labels
+   */
+  readonly labels?: Record<string, string>;
+  /**
+   * How often Prometheus scrapes each pod (Prometheus duration).
+   * @default '30s'
+   */
+  readonly interval?: string;
+  /**
+   * How long one scrape may take (Prometheus duration, at most `interval`).
+   * @default '10s'
+   */
+  readonly scrapeTimeout?: string;
+}
+
+/** A PrometheusRule (Prometheus Operator) with the alerts of docs/operations.md, "Alerts". */
+export interface PrometheusRuleSettings {
+  /**
+   * Extra labels on the PrometheusRule, so that your Prometheus' `ruleSelector` picks it up
+   * (kube-prometheus-stack selects `release: <its Helm release>` by default).
+   * @default - only the chart's own labels
+   */
+  readonly labels?: Record<string, string>;
+  /**
+   * Where your team reads docs/operations.md (for example its web address in your Git host); each
+   * alert's `runbook_url` annotation is this plus `#` and the alert's section.
+   * @default 'docs/operations.md' (the path in this repository)
+   */
+  readonly runbookUrl?: string;
+  /**
+   * RedisMemoryNearMaxmemory fires when a node's used memory stays above this share of its `maxmemory`.
+   * More than 0 and less than 1.
+   * @default 0.9
+   */
+  readonly memoryWarningRatio?: number;
+}
+
+/** Metrics: a redis_exporter sidecar in every Redis pod, and optionally a ServiceMonitor and alerts. */
+export interface MonitoringSettings {
+  /**
+   * Image of the redis_exporter sidecar (oliver006/redis_exporter or a mirror of it), pinned.
+   * @default 'oliver006/redis_exporter:v1.91.1'
+   */
+  readonly exporterImage?: string;
+  /**
+   * Requests and limits of the exporter sidecar.
+   * @default - requests cpu 10m, memory 32Mi; limits memory 64Mi
+   */
+  readonly exporterResources?: ResourceSettings;
+  /**
+   * Create a ServiceMonitor (needs the Prometheus Operator's CRDs in the cluster).
+   * @default - no ServiceMonitor: scrape the `<statefulSetName>-metrics` Service your own way
+   */
+  readonly serviceMonitor?: ServiceMonitorSettings;
+  /**
+   * Create a PrometheusRule with the cluster's alerts (needs the Prometheus Operator's CRDs; the
+   * topology Job alert also needs kube-state-metrics).
+   * @default - no PrometheusRule
+   */
+  readonly prometheusRule?: PrometheusRuleSettings;
 }
 
 export interface RedisClusterChartProps {
@@ -61,8 +140,10 @@ export interface RedisClusterChartProps {
    */
   readonly replicasPerMaster?: number;
   /**
-   * Redis image for the pods; Redis >= 7.0, Debian based (the start script uses `sh` and `getent`).
-   * @default 'redis:7.2'
+   * Redis image for the pods; Redis >= 7.0, Debian based (the start script uses `sh`, `getent`,
+   * `redis-server` and `redis-cli`). Pin a minor version that still gets fixes (docs/operations.md,
+   * "The Redis image").
+   * @default 'redis:8.2'
    */
   readonly image?: string;
   /**
@@ -128,10 +209,17 @@ export interface RedisClusterChartProps {
   readonly jobResources?: ResourceSettings;
   /**
    * Secret key holding the Redis password; pods and Jobs read it as `REDIS_PASSWORD` through a
-   * secretKeyRef, so the value never appears in the manifests.
-   * @default - no password (requirepass is not set)
+   * secretKeyRef, so the value never appears in the manifests. Required unless `allowUnauthenticated`.
+   * @default - none: synth refuses, unless `allowUnauthenticated: true`
    */
   readonly passwordSecret?: SecretKeyReference;
+  /**
+   * Run without a password (no requirepass): any pod that can reach port 6379 can read and write
+   * every key. Only for throw-away clusters, ideally with `networkPolicy` (docs/operations.md, "No open
+   * cluster by accident").
+   * @default false
+   */
+  readonly allowUnauthenticated?: boolean;
   /**
    * Extra labels on the Redis and Job pods (for example the ECI preset `alibabacloud.com/eci: "true"`).
    * @default - none
@@ -192,4 +280,11 @@ export interface RedisClusterChartProps {
    * @default - no NetworkPolicy is created
    */
   readonly networkPolicy?: NetworkPolicySettings;
+  /**
+   * Metrics and alerts: a redis_exporter sidecar per pod behind the `<statefulSetName>-metrics`
+   * Service (port 9121, named `metrics`), plus a ServiceMonitor and a PrometheusRule when asked
+   * (docs/operations.md, "Metrics and alerts").
+   * @default - no exporter, no metrics Service
+   */
+  readonly monitoring?: MonitoringSettings;
 }

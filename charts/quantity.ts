@@ -29,6 +29,7 @@ export function quantityValue(value: string): number {
   const match = QUANTITY.exec(value);
   if (!match) throw new Error(`not a Kubernetes quantity: ${JSON.stringify(value)}`);
   const [, number, suffix = ''] = match;
-  const multiplier = /^[eE]/.test(suffix) ? 10 ** Number(suffix.slice(1)) : MULTIPLIERS[suffix];
+  // "Ei" and "E" are suffixes (exbi, exa); only e/E followed by digits is an exponent.
+  const multiplier = /^[eE][+-]?\d+$/.test(suffix) ? 10 ** Number(suffix.slice(1)) : MULTIPLIERS[suffix];
   return Number(number) * multiplier;
 }

@@ -4,6 +4,7 @@ import { FluxKustomizations } from './flux-kustomizations';
 import type { RedisClusterChartProps } from './props';
 import { RedisConfig } from './redis-config';
 import { RedisDisruptionBudget } from './redis-disruption-budget';
+import { RedisMonitoring } from './redis-monitoring';
 import { RedisNetworkPolicy } from './redis-network-policy';
 import { RedisServices } from './redis-services';
 import { RedisStatefulSet } from './redis-statefulset';
@@ -32,6 +33,7 @@ export class RedisClusterChart extends Chart {
   readonly statefulSet: RedisStatefulSet;
   readonly disruptionBudget: RedisDisruptionBudget;
   readonly networkPolicy?: RedisNetworkPolicy;
+  readonly monitoring?: RedisMonitoring;
   readonly topologyJobs: TopologyJobs;
   readonly fluxKustomizations?: FluxKustomizations;
 
@@ -46,6 +48,7 @@ export class RedisClusterChart extends Chart {
     this.statefulSet = new RedisStatefulSet(this, 'Redis', { cluster, configData: this.config.configMap.toJson().data });
     this.disruptionBudget = new RedisDisruptionBudget(this, 'DisruptionBudget', { cluster });
     if (cluster.networkPolicy !== undefined) this.networkPolicy = new RedisNetworkPolicy(this, 'NetworkPolicy', { cluster });
+    if (cluster.monitoring !== undefined) this.monitoring = new RedisMonitoring(this, 'Monitoring', { cluster });
     this.topologyJobs = new TopologyJobs(this, 'Topology', { cluster, bundle: topologyBundle });
     if (cluster.gitops === 'flux') this.fluxKustomizations = new FluxKustomizations(this, 'Flux', { cluster });
   }

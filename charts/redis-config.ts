@@ -7,6 +7,8 @@ import { CLUSTER_BUS_PORT, REDIS_PORT, effectiveMaxmemoryBytes, type ResolvedPro
 export const CONFIG_MOUNT_PATH = '/etc/redis-cluster';
 export const RUNTIME_MOUNT_PATH = '/run/redis-cluster';
 export const DATA_MOUNT_PATH = '/data';
+/** The Lua script the exporter sidecar runs at each scrape (charts/scripts/cluster-slots.lua). */
+export const SLOTS_SCRIPT_KEY = 'cluster-slots.lua';
 
 function script(name: string): string {
   return readFileSync(new URL(`./scripts/${name}`, import.meta.url), 'utf8');
@@ -45,7 +47,7 @@ export interface RedisConfigProps {
   readonly cluster: ResolvedProps;
 }
 
-/** ConfigMap with redis.conf and the start, probe and pre-stop scripts of the Redis pods. */
+/** ConfigMap with redis.conf and the start, probe and pre-stop scripts of the Redis pods (and the exporter's slot script with monitoring). */
 export class RedisConfig extends Construct {
   readonly configMap: k8s.KubeConfigMap;
 
@@ -59,6 +61,8 @@ export class RedisConfig extends Construct {
         'start.sh': script('start.sh'),
         'probe.sh': script('probe.sh'),
         'pre-stop.sh': script('pre-stop.sh'),
+        // Only with monitoring, so turning it on or off is the one change that rolls the pods for it.
+        ...(cluster.monitoring === undefined ? {} : { [SLOTS_SCRIPT_KEY]: script(SLOTS_SCRIPT_KEY) }),
       },
     });
   }

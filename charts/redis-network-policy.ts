@@ -1,15 +1,28 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
 import { commonLabels, redisSelectorLabels, topologyJobSelectorLabels } from './labels';
-import { CLUSTER_BUS_PORT, REDIS_PORT, type ResolvedProps } from './resolved-props';
+import { CLUSTER_BUS_PORT, METRICS_PORT, REDIS_PORT, type ResolvedProps } from './resolved-props';
 
 export interface RedisNetworkPolicyProps {
   readonly cluster: ResolvedProps;
 }
 
+/** The pods that may scrape the exporter: the chosen namespaces and pods, else any pod of any namespace. */
+function metricsScrapers(cluster: ResolvedProps): k8s.NetworkPolicyPeer[] {
+  const namespaceLabels = cluster.networkPolicy?.metricsScraperNamespaceLabels;
+  const podLabels = cluster.networkPolicy?.metricsScraperPodLabels;
+  return [
+    {
+      namespaceSelector: namespaceLabels === undefined ? {} : { matchLabels: namespaceLabels },
+      ...(podLabels === undefined ? {} : { podSelector: { matchLabels: podLabels } }),
+    },
+  ];
+}
+
 /**
  * Ingress to the Redis pods: the cluster bus only from other Redis pods; the client port from the
- * Redis pods, the topology Jobs and the clients (the chosen pods, else every pod of the namespace).
+ * Redis pods, the topology Jobs and the clients (the chosen pods, else every pod of the namespace);
+ * with monitoring, the metrics port from the scrapers.
  */
 export class RedisNetworkPolicy extends Construct {
   readonly policy: k8s.KubeNetworkPolicy;
@@ -31,6 +44,9 @@ export class RedisNetworkPolicy extends Construct {
         ingress: [
           { from: clientPeers, ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(REDIS_PORT) }] },
           { from: [redisPods], ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(CLUSTER_BUS_PORT) }] },
+          ...(cluster.monitoring === undefined
+            ? []
+            : [{ from: metricsScrapers(cluster), ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(METRICS_PORT) }] }]),
         ],
       },
     });

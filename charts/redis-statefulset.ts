@@ -4,6 +4,7 @@ import { desiredPodCount } from '../jobs/contract';
 import { ANNOTATIONS, contentHash } from './hashing';
 import { containerResources } from './container-resources';
 import { commonLabels, redisSelectorLabels } from './labels';
+import { exporterContainer } from './metrics-exporter';
 import { redisPodEnv } from './pod-environment';
 import { CONFIG_MOUNT_PATH, DATA_MOUNT_PATH, RUNTIME_MOUNT_PATH } from './redis-config';
 import { CLUSTER_BUS_PORT, REDIS_PORT, type ResolvedProps } from './resolved-props';
@@ -53,7 +54,11 @@ export class RedisStatefulSet extends Construct {
         template: {
           metadata: {
             labels: { ...cluster.podLabels, ...commonLabels(cluster, 'server'), ...selector },
-            annotations: { [ANNOTATIONS.configHash]: contentHash(...Object.entries(props.configData).sort().flat()) },
+            annotations: {
+              [ANNOTATIONS.configHash]: contentHash(...Object.entries(props.configData).sort().flat()),
+              // `kubectl logs` and `exec` go to Redis, not the exporter sidecar.
+              ...(cluster.monitoring === undefined ? {} : { 'kubectl.kubernetes.io/default-container': 'redis' }),
+            },
           },
           spec: {
             terminationGracePeriodSeconds: cluster.terminationGracePeriodSeconds,
@@ -96,6 +101,7 @@ export class RedisStatefulSet extends Construct {
                   { name: 'runtime', mountPath: RUNTIME_MOUNT_PATH },
                 ],
               },
+              ...(cluster.monitoring === undefined ? [] : [exporterContainer(cluster)]),
             ],
             volumes: [
               { name: 'config', configMap: { name: cluster.configMapName, defaultMode: 0o444 } },

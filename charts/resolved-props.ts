@@ -1,5 +1,5 @@
 import { DEFAULTS } from '../jobs/contract';
-import type { RedisClusterChartProps, ResourceSettings } from './props';
+import type { MonitoringSettings, RedisClusterChartProps, ResourceSettings } from './props';
 import { quantityValue } from './quantity';
 
 /** The Redis pods' client port: the one the topology program dials (the contract's default). */
@@ -7,9 +7,48 @@ export const REDIS_PORT = DEFAULTS.port;
 /** Redis Cluster's bus listens on the client port + 10000. */
 export const CLUSTER_BUS_PORT = REDIS_PORT + 10000;
 
+/** The exporter sidecar's metrics port (redis_exporter's own default). */
+export const METRICS_PORT = 9121;
+
+/**
+ * Redis 8.2: Redis 7.2 no longer gets fixes and is past its end of life; 7.4 is licensed under RSALv2/SSPLv1
+ * only, 8.x also under the OSI-approved AGPLv3; 8.2 is still maintained and is the last minor before the
+ * servers move slots themselves (atomic slot migration, 8.4), so the topology program's MIGRATE protocol
+ * runs on it exactly as on the 8.0 it is tested with. docs/operations.md, "The Redis image".
+ */
+export const DEFAULT_REDIS_IMAGE = 'redis:8.2';
 export const DEFAULT_JOBS_IMAGE = 'node:24.22-alpine';
+/**
+ * A version tag, not `latest`: the alerts use its metric names. Flags and metrics the chart relies on are
+ * the same from Debian's 1.45, which the tests run, to this one.
+ */
+export const DEFAULT_EXPORTER_IMAGE = 'oliver006/redis_exporter:v1.91.1';
 const DEFAULT_RESOURCES: ResourceSettings = { requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '1Gi' } };
 const DEFAULT_JOB_RESOURCES: ResourceSettings = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } };
+// Measured: the exporter uses ~10 MiB and a few ms of CPU per scrape.
+const DEFAULT_EXPORTER_RESOURCES: ResourceSettings = { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '64Mi' } };
+
+/** Monitoring with its defaults; the sub-objects stay absent unless asked for. */
+function monitoringWithDefaults(monitoring: MonitoringSettings) {
+  const serviceMonitor = monitoring?.serviceMonitor;
+  const prometheusRule = monitoring?.prometheusRule;
+  return {
+    exporterImage: monitoring?.exporterImage ?? DEFAULT_EXPORTER_IMAGE,
+    exporterResources: monitoring?.exporterResources ?? DEFAULT_EXPORTER_RESOURCES,
+    serviceMonitor:
+      serviceMonitor === undefined
+        ? undefined
+        : { labels: serviceMonitor?.labels ?? {}, interval: serviceMonitor?.interval ?? '30s', scrapeTimeout: serviceMonitor?.scrapeTimeout ?? '10s' },
+    prometheusRule:
+      prometheusRule === undefined
+        ? undefined
+        : {
+            labels: prometheusRule?.labels ?? {},
+            runbookUrl: prometheusRule?.runbookUrl ?? 'docs/operations.md',
+            memoryWarningRatio: prometheusRule?.memoryWarningRatio ?? 0.9,
+          },
+  };
+}
 
 /**
  * Every prop with its default filled in: the one place a new prop gets its default. `satisfies`
@@ -21,7 +60,7 @@ function withDefaults(props: RedisClusterChartProps) {
   return {
     masters: props.masters ?? DEFAULTS.masters,
     replicasPerMaster: props.replicasPerMaster ?? DEFAULTS.replicasPerMaster,
-    image: props.image ?? 'redis:7.2',
+    image: props.image ?? DEFAULT_REDIS_IMAGE,
     jobsImage: props.jobsImage ?? DEFAULT_JOBS_IMAGE,
     statefulSetName,
     headlessServiceName: props.headlessServiceName ?? DEFAULTS.headlessService,
@@ -35,6 +74,7 @@ function withDefaults(props: RedisClusterChartProps) {
     resources: props.resources ?? DEFAULT_RESOURCES,
     jobResources: props.jobResources ?? DEFAULT_JOB_RESOURCES,
     passwordSecret: props.passwordSecret,
+    allowUnauthenticated: props.allowUnauthenticated ?? false,
     podLabels: props.podLabels ?? {},
     maxmemory: props.maxmemory,
     maxmemoryPolicy: props.maxmemoryPolicy ?? 'noeviction',
@@ -56,6 +96,7 @@ function withDefaults(props: RedisClusterChartProps) {
     migrationSlotsInFlight: props.migrationSlotsInFlight,
     migrationMaxKeysPerSecond: props.migrationMaxKeysPerSecond,
     networkPolicy: props.networkPolicy,
+    monitoring: props.monitoring === undefined ? undefined : monitoringWithDefaults(props.monitoring),
   } satisfies Record<keyof RedisClusterChartProps, unknown>;
 }
 

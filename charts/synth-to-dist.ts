@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { App } from 'cdk8s';
-import { summarizeChanges } from './change-summary';
+import { statefulSetReplacement, statefulSetReplacementSteps, summarizeChanges } from './change-summary';
 import type { RedisClusterChartProps } from './props';
 import { RedisClusterChart } from './redis-cluster-chart';
 import { renderManifests, type ManifestFiles } from './render-manifests';
@@ -16,6 +16,39 @@ export interface SynthToDistOptions {
    * @default - read from jobs/bundle/topology.cjs
    */
   readonly topologyBundle?: string;
+  /**
+   * Write a change to fields Kubernetes will not change on the live StatefulSet (volume claim template,
+   * service name, selector, pod management policy); the user deletes the StatefulSet with
+   * `--cascade=orphan` before the sync.
+   * @default false - such a change is refused and outdir is left as it was
+   */
+  readonly allowStatefulSetReplacement?: boolean;
+}
+
+/**
+ * A change Kubernetes refuses on the live StatefulSet, so the sync of it would fail: refused unless
+ * allowed, with the steps that do work. Nothing was written.
+ */
+export class StatefulSetReplacementError extends Error {
+  constructor(
+    readonly fields: readonly string[],
+    readonly steps: readonly string[],
+    statefulSetName: string,
+  ) {
+    super(
+      `StatefulSet ${statefulSetName}: this change touches spec.${fields.join(', spec.')}, which Kubernetes refuses to change on a live StatefulSet, so the sync would fail. What works:\n` +
+        steps.map((step) => `  ${step}`).join('\n') +
+        '\n(docs/operations.md, "Growing the disks, and other fields Kubernetes will not change")',
+    );
+    this.name = 'StatefulSetReplacementError';
+  }
+}
+
+/** How to name a directory to the user: relative to the working directory when it is below it, else absolute. */
+export function displayPath(dir: string): string {
+  const relative = path.relative(process.cwd(), path.resolve(dir));
+  if (relative === '') return '.';
+  return relative.startsWith('..') || path.isAbsolute(relative) ? path.resolve(dir) : relative;
 }
 
 export interface SynthResult {
@@ -57,11 +90,21 @@ export function synthToDist(options: SynthToDistOptions): SynthResult {
   const outdir = path.resolve(options.outdir);
   const previous = readManifestDirectory(outdir);
 
+  let replacement: ReturnType<typeof statefulSetReplacement>;
+  try {
+    replacement = statefulSetReplacement(previous, files);
+  } catch {
+    // A previous outdir that does not parse holds no StatefulSet to protect; the summary says it could not compare.
+    replacement = undefined;
+  }
+  if (replacement && !options.allowStatefulSetReplacement) {
+    throw new StatefulSetReplacementError(replacement.fields, statefulSetReplacementSteps(replacement), replacement.statefulSetName);
+  }
   let summary: string[];
   try {
-    summary = summarizeChanges(previous, files);
+    summary = summarizeChanges(previous, files, displayPath(outdir));
   } catch (error) {
-    summary = [`(could not compare with the previous ${options.outdir}: ${(error as Error).message})`];
+    summary = [`(could not compare with the previous ${displayPath(outdir)}: ${(error as Error).message})`];
   }
   if (sameFiles(previous, files)) return { files, changed: false, summary };
 

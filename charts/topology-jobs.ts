@@ -5,6 +5,7 @@ import { containerResources } from './container-resources';
 import { topologyConfigMapAnnotations, topologyJobAnnotations } from './gitops-annotations';
 import { ANNOTATIONS, contentHash } from './hashing';
 import { commonLabels, topologyJobSelectorLabels } from './labels';
+import { topologyJobName, type TopologyPhase } from './names';
 import { fieldRef, passwordEnv } from './pod-environment';
 import { REDIS_PORT, type ResolvedProps } from './resolved-props';
 import { assignStage } from './stages';
@@ -14,8 +15,6 @@ export const TOPOLOGY_MOUNT_PATH = '/opt/topology';
 export const TOPOLOGY_BUNDLE_KEY = 'topology.cjs';
 /** The `node` user of the official Node.js images. */
 export const JOBS_UID = 1000;
-
-export type TopologyPhase = 'pre' | 'post';
 
 export interface TopologyJobsProps {
   readonly cluster: ResolvedProps;
@@ -78,7 +77,7 @@ export class TopologyJobs extends Construct {
     const annotations = { [ANNOTATIONS.desiredShape]: desiredShape, [ANNOTATIONS.runHash]: runHash };
     return new k8s.KubeJob(this, phase === 'pre' ? 'PreJob' : 'PostJob', {
       metadata: {
-        name: `${cluster.statefulSetName}-topology-${phase}`,
+        name: topologyJobName(cluster, phase),
         namespace: cluster.namespace,
         labels: { ...commonLabels(cluster, 'topology-job'), 'redis-cluster-gitops/phase': phase },
         annotations: { ...topologyJobAnnotations(cluster.gitops, phase), ...annotations },

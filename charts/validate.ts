@@ -1,4 +1,5 @@
 import { BOUNDS, MAX_PODS, desiredPodCount, type Bounds } from '../jobs/contract';
+import { derivedNames, type DerivedName } from './names';
 import type { RedisClusterChartProps } from './props';
 import { isQuantity, quantityValue } from './quantity';
 import { PROP_NAMES, effectiveMaxmemoryBytes, resolveProps, type ResolvedProps } from './resolved-props';
@@ -35,12 +36,46 @@ export const MAXMEMORY_POLICIES = [
 ] as const;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 const GO_DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
 const IMAGE = /^[^\s]+$/;
+const PROMETHEUS_DURATION = /^(?!$)(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$/;
+
+/**
+ * Sane bounds for quantities: the API server takes "1e100", but nothing can provide it, and a memory size
+ * past 2^53 bytes would not even be written exactly into redis.conf (a JavaScript number).
+ * - storage: 1Gi (an AOF rewrite of any real data set needs more) to 64Ti (the largest block volume of
+ *   every major cloud, Alibaba Cloud ESSD included);
+ * - memory: 1Mi to 4Ti (the largest machines have a few TiB, and a Redis node that big could never
+ *   finish a full resync);
+ * - cpu: 1m to 1024 cores (no machine has more).
+ */
+const QUANTITY_BOUNDS = {
+  storage: { min: '1Gi', max: '64Ti', example: '"20Gi"' },
+  memory: { min: '1Mi', max: '4Ti', example: '"2Gi" or "512Mi"' },
+  cpu: { min: '1m', max: '1024', example: '"500m" or "2"' },
+} as const;
+type QuantityKind = keyof typeof QUANTITY_BOUNDS;
+
+/** Labels the chart sets on its pods itself, or Kubernetes sets on them: a podLabels entry may not replace one. */
+const RESERVED_POD_LABELS: Readonly<Record<string, string>> = {
+  'app.kubernetes.io/name': 'the chart selects its pods by it',
+  'app.kubernetes.io/instance': 'the chart selects its pods by it',
+  'app.kubernetes.io/component': 'the chart selects its pods by it',
+  'app.kubernetes.io/managed-by': 'the chart sets it on every object',
+  'redis-cluster-gitops/phase': "the chart sets it on the Jobs' pods",
+  'statefulset.kubernetes.io/pod-name': 'Kubernetes sets it',
+  'apps.kubernetes.io/pod-index': 'Kubernetes sets it',
+  'controller-revision-hash': 'Kubernetes sets it',
+  'job-name': 'Kubernetes sets it',
+  'batch.kubernetes.io/job-name': 'Kubernetes sets it',
+  'controller-uid': 'Kubernetes sets it',
+  'batch.kubernetes.io/controller-uid': 'Kubernetes sets it',
+};
 
 function fail(field: string, value: unknown, allowed: string): never {
   throw new InvalidPropError(field, value, allowed);
@@ -71,13 +106,114 @@ function requireDnsSubdomain(field: string, value: unknown): void {
 
 function requireImage(field: string, value: unknown): void {
   if (typeof value !== 'string' || !IMAGE.test(value)) {
-    fail(field, value, 'a non-empty container image reference without spaces, e.g. "redis:7.2"');
+    fail(field, value, 'a non-empty container image reference without spaces, e.g. "redis:8.2"');
   }
 }
 
-function requirePositiveQuantity(field: string, value: unknown): void {
-  if (!isQuantity(value) || quantityValue(value) <= 0) {
-    fail(field, value, 'a positive Kubernetes quantity such as "20Gi", "500Mi", "500m" or "2"');
+function requireQuantity(field: string, value: unknown, kind: QuantityKind): void {
+  const bounds = QUANTITY_BOUNDS[kind];
+  if (!isQuantity(value) || quantityValue(value) < quantityValue(bounds.min) || quantityValue(value) > quantityValue(bounds.max)) {
+    fail(field, value, `a Kubernetes quantity from ${bounds.min} to ${bounds.max}, such as ${bounds.example}`);
+  }
+}
+
+function requireNoReservedLabels(field: string, labels: Record<string, unknown>, reserved: Readonly<Record<string, string>>): void {
+  for (const key of Object.keys(labels)) {
+    if (key in reserved) fail(`${field} key`, key, `a label the chart does not set itself (${key}: ${reserved[key]})`);
+  }
+}
+
+function describeDerivedNameRule(name: DerivedName): string {
+  switch (name.rule) {
+    case 'dns-1035-label':
+      return `a DNS-1035 label (a letter first, then lower-case letters, digits and '-') of at most ${name.maxLength} characters`;
+    case 'dns-label':
+      return `a DNS-1123 label of at most ${name.maxLength} characters`;
+    case 'dns-subdomain':
+      return `a DNS-1123 subdomain of at most ${name.maxLength} characters`;
+    case 'dns-name':
+      return `a DNS name of at most ${name.maxLength} characters`;
+  }
+}
+
+function followsRule(name: DerivedName): boolean {
+  if (name.name.length > name.maxLength) return false;
+  switch (name.rule) {
+    case 'dns-1035-label':
+      return DNS_1035_LABEL.test(name.name);
+    case 'dns-label':
+      return DNS_LABEL.test(name.name);
+    case 'dns-subdomain':
+    case 'dns-name':
+      return DNS_SUBDOMAIN.test(name.name);
+  }
+}
+
+/** Every name derived from the props, against Kubernetes' limits: the first that breaks one names the prop to change. */
+function requireDerivedNames(resolved: ResolvedProps): void {
+  for (const derived of derivedNames(resolved)) {
+    if (followsRule(derived)) continue;
+    const value = resolved[derived.prop];
+    fail(
+      derived.prop,
+      value,
+      `a name from which every derived name is valid; ${derived.what} ${JSON.stringify(derived.name)} (${derived.name.length} characters) ` +
+        `must be ${describeDerivedNameRule(derived)}${derived.why ? ` (${derived.why})` : ''}`,
+    );
+  }
+}
+
+function requirePrometheusDuration(field: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string' || !PROMETHEUS_DURATION.test(value)) fail(field, value, 'a Prometheus duration such as "30s" or "1m"');
+}
+
+/** Seconds of a Prometheus duration that passed requirePrometheusDuration. */
+function durationSeconds(duration: string): number {
+  const units: Record<string, number> = { y: 31536000, w: 604800, d: 86400, h: 3600, m: 60, s: 1, ms: 0.001 };
+  let seconds = 0;
+  for (const [, amount, unit] of duration.matchAll(/(\d+)(ms|y|w|d|h|m|s)/g)) seconds += Number(amount) * units[unit];
+  return seconds;
+}
+
+function requireMonitoring(props: RedisClusterChartProps, resolved: ResolvedProps): void {
+  const monitoring = props.monitoring;
+  if (monitoring === undefined) return;
+  requireObject('monitoring', monitoring, ['exporterImage', 'exporterResources', 'serviceMonitor', 'prometheusRule']);
+  const settings = resolved.monitoring!;
+  requireImage('monitoring.exporterImage', settings.exporterImage);
+  requireResources('monitoring.exporterResources', settings.exporterResources);
+  const chartLabels = {
+    'app.kubernetes.io/name': 'the chart sets it',
+    'app.kubernetes.io/instance': 'the chart sets it',
+    'app.kubernetes.io/component': 'the chart sets it',
+    'app.kubernetes.io/managed-by': 'the chart sets it',
+  };
+  if (monitoring.serviceMonitor !== undefined) {
+    requireObject('monitoring.serviceMonitor', monitoring.serviceMonitor, ['labels', 'interval', 'scrapeTimeout']);
+    const serviceMonitor = settings.serviceMonitor!;
+    requireLabels('monitoring.serviceMonitor.labels', serviceMonitor.labels);
+    requireNoReservedLabels('monitoring.serviceMonitor.labels', serviceMonitor.labels, chartLabels);
+    requirePrometheusDuration('monitoring.serviceMonitor.interval', serviceMonitor.interval);
+    requirePrometheusDuration('monitoring.serviceMonitor.scrapeTimeout', serviceMonitor.scrapeTimeout);
+    if (durationSeconds(serviceMonitor.scrapeTimeout) > durationSeconds(serviceMonitor.interval)) {
+      fail('monitoring.serviceMonitor.scrapeTimeout', serviceMonitor.scrapeTimeout, `at most the interval ${JSON.stringify(serviceMonitor.interval)}`);
+    }
+  }
+  if (monitoring.prometheusRule !== undefined) {
+    requireObject('monitoring.prometheusRule', monitoring.prometheusRule, ['labels', 'runbookUrl', 'memoryWarningRatio']);
+    const rule = settings.prometheusRule!;
+    requireLabels('monitoring.prometheusRule.labels', rule.labels);
+    requireNoReservedLabels('monitoring.prometheusRule.labels', rule.labels, chartLabels);
+    if (typeof rule.runbookUrl !== 'string' || !/^[^\s#]+$/.test(rule.runbookUrl)) {
+      fail(
+        'monitoring.prometheusRule.runbookUrl',
+        rule.runbookUrl,
+        'the address of docs/operations.md without spaces or "#", e.g. "https://git.example.com/platform/redis/-/blob/main/docs/operations.md"',
+      );
+    }
+    const ratio = rule.memoryWarningRatio;
+    if (typeof ratio !== 'number' || !(ratio > 0 && ratio < 1))
+      fail('monitoring.prometheusRule.memoryWarningRatio', ratio, 'a number more than 0 and less than 1, e.g. 0.9');
   }
 }
 
@@ -111,7 +247,7 @@ function requireResources(field: string, value: unknown): void {
     if (entry === undefined) continue;
     requireObject(`${field}.${kind}`, entry, ['cpu', 'memory']);
     for (const resource of ['cpu', 'memory'] as const) {
-      if (entry[resource] !== undefined) requirePositiveQuantity(`${field}.${kind}.${resource}`, entry[resource]);
+      if (entry[resource] !== undefined) requireQuantity(`${field}.${kind}.${resource}`, entry[resource], resource);
     }
   }
   const requests = value.requests as Record<string, string> | undefined;
@@ -159,10 +295,22 @@ export function validateProps(props: RedisClusterChartProps): ResolvedProps {
   if (resolved.namespace !== undefined) requireDnsLabel('namespace', resolved.namespace);
   requireDnsSubdomain('clusterDomain', resolved.clusterDomain);
   if (resolved.storageClassName !== undefined) requireDnsSubdomain('storageClassName', resolved.storageClassName);
-  requirePositiveQuantity('storageSize', resolved.storageSize);
+  requireQuantity('storageSize', resolved.storageSize, 'storage');
   requireResources('resources', resolved.resources);
   requireResources('jobResources', resolved.jobResources);
 
+  if (typeof resolved.allowUnauthenticated !== 'boolean') fail('allowUnauthenticated', resolved.allowUnauthenticated, 'true or false');
+  if (resolved.passwordSecret === undefined && !resolved.allowUnauthenticated) {
+    fail(
+      'passwordSecret',
+      undefined,
+      'a Secret reference { name, key } holding the password: without one any pod that reaches port 6379 reads and writes every key, ' +
+        'so a cluster without a password needs allowUnauthenticated: true (docs/operations.md, "No open cluster by accident")',
+    );
+  }
+  if (resolved.passwordSecret !== undefined && resolved.allowUnauthenticated) {
+    fail('allowUnauthenticated', true, 'false or unset when passwordSecret is set (the cluster does use the password)');
+  }
   if (resolved.passwordSecret !== undefined) {
     requireObject('passwordSecret', resolved.passwordSecret, ['name', 'key']);
     requireDnsSubdomain('passwordSecret.name', resolved.passwordSecret.name);
@@ -172,8 +320,9 @@ export function validateProps(props: RedisClusterChartProps): ResolvedProps {
     }
   }
   requireLabels('podLabels', resolved.podLabels);
+  requireNoReservedLabels('podLabels', resolved.podLabels, RESERVED_POD_LABELS);
 
-  if (resolved.maxmemory !== undefined) requirePositiveQuantity('maxmemory', resolved.maxmemory);
+  if (resolved.maxmemory !== undefined) requireQuantity('maxmemory', resolved.maxmemory, 'memory');
   const memoryLimit = resolved.resources.limits?.memory;
   const maxmemoryBytes = effectiveMaxmemoryBytes(resolved);
   if (resolved.maxmemory !== undefined && memoryLimit !== undefined && maxmemoryBytes! >= quantityValue(memoryLimit)) {
@@ -211,8 +360,12 @@ export function validateProps(props: RedisClusterChartProps): ResolvedProps {
   if (resolved.migrationSlotsInFlight !== undefined) requireWithin('migrationSlotsInFlight', resolved.migrationSlotsInFlight, BOUNDS.slotsInFlight);
   if (resolved.migrationMaxKeysPerSecond !== undefined) requireWithin('migrationMaxKeysPerSecond', resolved.migrationMaxKeysPerSecond, BOUNDS.maxKeysPerSecond);
   if (resolved.networkPolicy !== undefined) {
-    requireObject('networkPolicy', resolved.networkPolicy, ['clientPodLabels']);
-    if (resolved.networkPolicy.clientPodLabels !== undefined) requireLabels('networkPolicy.clientPodLabels', resolved.networkPolicy.clientPodLabels);
+    requireObject('networkPolicy', resolved.networkPolicy, ['clientPodLabels', 'metricsScraperNamespaceLabels', 'metricsScraperPodLabels']);
+    for (const field of ['clientPodLabels', 'metricsScraperNamespaceLabels', 'metricsScraperPodLabels'] as const) {
+      if (resolved.networkPolicy[field] !== undefined) requireLabels(`networkPolicy.${field}`, resolved.networkPolicy[field]);
+    }
   }
+  requireMonitoring(props, resolved);
+  requireDerivedNames(resolved);
   return resolved;
 }

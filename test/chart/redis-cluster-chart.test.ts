@@ -148,8 +148,8 @@ describe('RedisClusterChart with the seed document defaults', () => {
 
 describe('RedisClusterChart props', () => {
   it('sizes the StatefulSet from masters and replicasPerMaster', () => {
-    assert.equal(find(synthObjects({ masters: 4, replicasPerMaster: 2 }), 'StatefulSet', 'redis-cluster').spec.replicas, 12);
-    assert.equal(find(synthObjects({ masters: 5, replicasPerMaster: 0 }), 'StatefulSet', 'redis-cluster').spec.replicas, 5);
+    assert.equal(find(synthObjects({ ...SEED_PROPS, masters: 4, replicasPerMaster: 2 }), 'StatefulSet', 'redis-cluster').spec.replicas, 12);
+    assert.equal(find(synthObjects({ ...SEED_PROPS, masters: 5, replicasPerMaster: 0 }), 'StatefulSet', 'redis-cluster').spec.replicas, 5);
   });
 
   it('sets the requests and limits it is given, as main.ts does', () => {
@@ -164,14 +164,14 @@ describe('RedisClusterChart props', () => {
   });
 
   it('sets maxmemory to 75% of the memory limit unless given', () => {
-    const conf = (props: object) => find(synthObjects(props), 'ConfigMap', 'redis-cluster').data['redis.conf'] as string;
+    const conf = (props: object) => find(synthObjects({ ...SEED_PROPS, ...props }), 'ConfigMap', 'redis-cluster').data['redis.conf'] as string;
     assert.match(conf({ resources: { limits: { memory: '1Gi' } } }), /^maxmemory 805306368$/m);
     assert.match(conf({ resources: { limits: { memory: '2Gi' } }, maxmemory: '1Gi' }), /^maxmemory 1073741824$/m);
     assert.doesNotMatch(conf({ resources: { requests: { memory: '1Gi' } } }), /^maxmemory /m);
   });
 
-  it('omits the password env entirely without a Secret', () => {
-    const objects = synthObjects({});
+  it('omits the password env entirely without a Secret, when that is allowed explicitly', () => {
+    const objects = synthObjects({ allowUnauthenticated: true });
     const withContainers = objects.filter((o) => o.kind === 'StatefulSet' || o.kind === 'Job');
     assert.equal(withContainers.length, 3, 'the StatefulSet and both Jobs');
     for (const object of withContainers) {
@@ -188,7 +188,7 @@ describe('RedisClusterChart props', () => {
 
   it('creates a NetworkPolicy only when asked, with the bus port open to Redis pods only', () => {
     assert.ok(!synthObjects().some((object) => object.kind === 'NetworkPolicy'));
-    const policy = find(synthObjects({ networkPolicy: { clientPodLabels: { app: 'shop' } } }), 'NetworkPolicy', 'redis-cluster');
+    const policy = find(synthObjects({ ...SEED_PROPS, networkPolicy: { clientPodLabels: { app: 'shop' } } }), 'NetworkPolicy', 'redis-cluster');
     const [clientRule, busRule] = policy.spec.ingress;
     assert.equal(busRule.ports[0].port, 16379);
     assert.deepEqual(busRule.from, [{ podSelector: { matchLabels: policy.spec.podSelector.matchLabels } }]);

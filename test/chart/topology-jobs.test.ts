@@ -47,7 +47,7 @@ describe('topology Jobs', () => {
   it('pass the migration rate setting when it is set, and leave the program its default otherwise', () => {
     assert.equal(envOf(pre).MIGRATION_SLOTS_IN_FLIGHT, undefined);
     assert.equal(envOf(pre).MIGRATION_MAX_KEYS_PER_SECOND, undefined);
-    const gentle = synthObjects({ migrationSlotsInFlight: 4, migrationMaxKeysPerSecond: 20000 });
+    const gentle = synthObjects({ ...SEED_PROPS, migrationSlotsInFlight: 4, migrationMaxKeysPerSecond: 20000 });
     for (const name of ['redis-cluster-topology-pre', 'redis-cluster-topology-post']) {
       assert.equal(envOf(find(gentle, 'Job', name)).MIGRATION_SLOTS_IN_FLIGHT, '4');
       assert.equal(envOf(find(gentle, 'Job', name)).MIGRATION_MAX_KEYS_PER_SECOND, '20000');
