@@ -14,7 +14,7 @@ await build({
   platform: 'node',
   target: 'node24',
   format: 'cjs',
-  minify: true,
+  minify: false,
   keepNames: true,
   legalComments: 'none',
   sourcemap: false,

@@ -11,8 +11,20 @@ export class TopologyError extends Error {
   }
 }
 
+/**
+ * The program will not go on, and running it again without a change would end the same way
+ * (too little memory, a key too big to move safely, a wrong password): a run does not retry a
+ * round after it.
+ */
+export class Refusal extends TopologyError {
+  constructor(message: string, hint?: string) {
+    super(message, hint);
+    this.name = 'Refusal';
+  }
+}
+
 /** Bad command line or environment: reported before anything is touched. */
-export class UsageError extends TopologyError {
+export class UsageError extends Refusal {
   constructor(message: string) {
     super(message, 'run with --help for the command line');
     this.name = 'UsageError';

@@ -1,5 +1,4 @@
 // The topology program's entry: settings -> pods -> phases -> exit code.
-import { sleep } from './clock';
 import { desiredPodCount } from './contract';
 import { discoverPods, resolveGivenPods } from './discover';
 import { TopologyError, UsageError, describeError, registerSecret } from './errors';
@@ -7,7 +6,8 @@ import { formatDuration } from './format';
 import type { PlanPhase } from './plan/model';
 import type { Pod } from './pod';
 import { createLog, type Log } from './progress';
-import { AuthenticationError, Connections, connectionError } from './redis/connections';
+import { Connections } from './redis/connections';
+import { RunLease } from './redis/run-lease';
 import { runPhase } from './run-phase';
 import { HelpRequested, parseSettings, usage, type Settings } from './settings';
 
@@ -19,24 +19,7 @@ async function findPods(settings: Settings, connections: Connections, log: Log):
   const pods = await discoverPods(settings, waitForAll ? needed : 0, settings.podWaitTimeoutMs, (message) => log.info(message));
   if (!waitForAll) return pods;
   // post: the desired pods must also answer PING (bounded wait: they may still be starting).
-  const deadline = Date.now() + settings.podWaitTimeoutMs;
-  for (const pod of pods.slice(0, needed)) {
-    let lastLog = 0;
-    for (;;) {
-      try {
-        await (await connections.connect(pod, 3000)).ping();
-        break;
-      } catch (error) {
-        const failure = connectionError(pod, error);
-        if (failure instanceof AuthenticationError || Date.now() > deadline) throw failure;
-        if (Date.now() - lastLog > 10_000) {
-          log.info(`waiting for ${pod.name} to answer: ${failure.message}`);
-          lastLog = Date.now();
-        }
-        await sleep(2000);
-      }
-    }
-  }
+  await connections.waitUntilAnswering(pods.slice(0, needed), settings.podWaitTimeoutMs, log);
   return pods;
 }
 
@@ -58,6 +41,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   registerSecret(settings.password);
   const connections = new Connections(settings.password);
   const started = Date.now();
+  let lease: RunLease | undefined;
   try {
     log.info(
       `topology ${settings.phase}${settings.dryRun ? ' (dry run)' : ''}: want ${settings.masters} masters x ${settings.replicasPerMaster} replicas = ${desiredPodCount(settings)} pods`,
@@ -68,6 +52,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       return 0;
     }
     log.info(`pods: ${pods.map((pod) => `${pod.ordinal}=${pod.host}:${pod.port}${pod.ip !== pod.host ? ` (${pod.ip})` : ''}`).join(', ')}`);
+    // A dry run changes nothing, so it needs no lease.
+    lease = settings.dryRun ? undefined : await RunLease.acquire(pods[0]!, settings.password, settings.phase, log, settings.podWaitTimeoutMs);
     const phases: PlanPhase[] = settings.phase === 'all' ? ['pre', 'post'] : [settings.phase];
     for (const phase of phases) {
       await runPhase(phase, settings, pods, connections, log);
@@ -80,6 +66,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     else if (!(error instanceof TopologyError) && error instanceof Error && error.stack) log.error(describeError({ message: error.stack }));
     return 1;
   } finally {
+    await lease?.release();
     await connections.closeAll();
   }
 }

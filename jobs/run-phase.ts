@@ -1,17 +1,20 @@
-// One phase of a run: observe -> plan -> execute, round after round, until the plan is empty
-// and the independent shape check passes.
+// One phase of a run: observe -> plan -> check -> execute, round after round, until the plan is
+// empty and the independent shape check passes. A round that fails for a reason a new look at
+// the cluster can fix (a node failed over, a pod restarted) is followed by another; a run that
+// stops for good first closes the slots it left open.
 import { sleep } from './clock';
 import { desiredPodCount } from './contract';
 import { saveConfigs, verify, waitForReplicaSync } from './converge/convergence';
-import { TopologyError } from './errors';
+import { Refusal, TopologyError, describeError } from './errors';
 import { Executor } from './execute/executor';
 import { formatDuration } from './format';
-import { defaultTuning } from './migrate/slot-migrator';
+import { defaultTuning } from './migrate/tuning';
 import { observe } from './observe/read';
-import { checkCapacity, keysToMove } from './plan/capacity';
+import { surveyMoves, type Survey } from './observe/slot-survey';
+import { checkCapacity, checkKeySizes, describeLargeKeys, keysToMove } from './plan/capacity';
 import { describePlan } from './plan/describe';
 import { planPhase } from './plan/index';
-import type { PlanPhase } from './plan/model';
+import type { ClusterView, Plan, PlanPhase } from './plan/model';
 import type { Pod } from './pod';
 import type { Log } from './progress';
 import type { Connections } from './redis/connections';
@@ -21,16 +24,33 @@ import type { Settings } from './settings';
 /** A plan still not empty after this many rounds means something else keeps changing the cluster. */
 const maxRounds = 4;
 
+/** After a failed round, how long pods may take to answer again (a restarted container) before the run gives up. */
+const recoveryWaitMs = 30_000;
+
+interface PhaseContext {
+  readonly phase: PlanPhase;
+  readonly settings: Settings;
+  readonly pods: readonly Pod[];
+  readonly connections: Connections;
+  readonly log: Log;
+}
+
 export async function runPhase(phase: PlanPhase, settings: Settings, pods: readonly Pod[], connections: Connections, log: Log): Promise<void> {
+  const context: PhaseContext = { phase, settings, pods, connections, log };
   const started = Date.now();
   const desiredPods = pods.slice(0, desiredPodCount(settings));
+  /** Masters that received keys this run, with their evicted_keys when the run began. */
+  const receivers = new Map<string, number>();
+  let firstView: ClusterView | undefined;
   for (let round = 1; ; round++) {
     const observation = await observe(connections, pods, { countKeysPerSlot: true });
+    firstView ??= observation.view;
     if (round === 1) log.info(`${phase}: servers: ${describeServers(observation.servers)}`);
     const plan = planPhase(observation.view, settings, phase);
     if (plan.steps.length === 0) {
       const problems = await verify(phase, settings, { connections, pods, convergeTimeoutMs: settings.convergeTimeoutMs, dryRun: settings.dryRun });
       if (problems.length === 0) {
+        checkNoEvictions(receivers, observation.view);
         if (phase === 'post' && !settings.dryRun) {
           await waitForReplicaSync(desiredPods, connections, log, settings.replicaSyncTimeoutMs);
           await saveConfigs(desiredPods, connections, log);
@@ -60,22 +80,91 @@ export async function runPhase(phase: PlanPhase, settings: Settings, pods: reado
     }
     log.info(`${phase}: plan${settings.dryRun ? ' (dry run, nothing is changed)' : ''}, ${plan.steps.length} steps:`);
     for (const line of describePlan(plan, observation.view)) for (const part of line.split('\n')) log.info(`  ${part}`);
+    const survey = plan.steps.some((step) => step.kind === 'migrate') ? await surveyMoves(connections, pods, observation.view, plan.steps) : undefined;
+    if (survey) for (const line of describeLargeKeys(plan.steps, survey)) log.info(`  ${line}`);
+    try {
+      if (survey) checkKeySizes(observation.view, plan.steps, survey);
+      checkCapacity(observation.view, plan.steps, survey);
+    } catch (refusal) {
+      // Open slots are closed whatever else is refused, so a refusal never leaves them open.
+      if (!settings.dryRun) await executeRepairsOnly(context, plan, observation.view);
+      throw refusal;
+    }
     if (settings.dryRun) return;
-    checkCapacity(observation.view, plan.steps);
-    const executor = new Executor(plan, observation.view, {
-      connections,
-      pods,
-      password: settings.password,
-      log,
-      convergeTimeoutMs: settings.convergeTimeoutMs,
-      estimatedKeys: keysToMove(observation.view, plan.steps),
-      tuning: { ...defaultTuning, slotsInFlight: settings.slotsInFlight, maxKeysPerSecond: settings.maxKeysPerSecond },
-    });
-    await executor.run();
+    for (const step of plan.steps) {
+      if (step.kind !== 'migrate') continue;
+      for (const move of step.moves) {
+        if (!receivers.has(move.to)) receivers.set(move.to, firstView.pods.find((pod) => pod.id === move.to)?.evictedKeys ?? 0);
+      }
+    }
+    try {
+      await execute(context, plan, observation.view, survey);
+    } catch (error) {
+      if (error instanceof Refusal || !(error instanceof TopologyError) || round >= maxRounds) {
+        await closeOpenSlots(context);
+        throw error;
+      }
+      // A node failed over or restarted under the run: read the cluster again and plan from there.
+      log.warn(`${phase}: round ${round} stopped: ${describeError(error)}; reading the cluster again`);
+      await connections.waitUntilAnswering(pods, Math.min(settings.convergeTimeoutMs, recoveryWaitMs), log).catch(() => {
+        throw error;
+      });
+    }
   }
 }
 
-/** "Redis 7.0.15 on pods 0-5", or each version with its pods when they differ (an upgrade in progress). */
+function execute(context: PhaseContext, plan: Plan, view: ClusterView, survey: Survey | undefined): Promise<void> {
+  const { settings, pods, connections, log } = context;
+  const executor = new Executor(plan, view, {
+    connections,
+    pods,
+    password: settings.password,
+    log,
+    convergeTimeoutMs: settings.convergeTimeoutMs,
+    estimatedKeys: keysToMove(view, plan.steps),
+    tuning: { ...defaultTuning, slotsInFlight: settings.slotsInFlight, maxKeysPerSecond: settings.maxKeysPerSecond },
+    survey: survey?.slots,
+  });
+  return executor.run();
+}
+
+/** Runs only the plan's open-slot repairs (they come first). */
+async function executeRepairsOnly(context: PhaseContext, plan: Plan, view: ClusterView): Promise<void> {
+  const repairs = plan.steps.filter((step) => step.kind === 'repairOpenSlot');
+  if (repairs.length === 0) return;
+  context.log.info(`${context.phase}: closing ${repairs.length} open slot(s) first`);
+  await execute(context, { ...plan, steps: repairs }, view, undefined);
+}
+
+/**
+ * After a failure that ends the run: close whatever slots it left open (best effort; the next
+ * run starts with the same repairs anyway), so the cluster is not left with MIGRATING/IMPORTING
+ * slots until then.
+ */
+async function closeOpenSlots(context: PhaseContext): Promise<void> {
+  try {
+    const observation = await observe(context.connections, context.pods, { countKeysPerSlot: true });
+    await executeRepairsOnly(context, planPhase(observation.view, context.settings, context.phase), observation.view);
+  } catch (error) {
+    context.log.warn(`${context.phase}: could not close the open slots now (${describeError(error)}); the next run closes them first`);
+  }
+}
+
+/** Keys evicted on a master that received keys this run: some may be the moved ones, so the run fails. */
+function checkNoEvictions(receivers: ReadonlyMap<string, number>, view: ClusterView): void {
+  const evicting = [...receivers].flatMap(([id, before]) => {
+    const pod = view.pods.find((candidate) => candidate.id === id);
+    return pod && pod.evictedKeys > before ? [`${pod.name} evicted ${pod.evictedKeys - before} keys (maxmemory-policy ${pod.maxMemoryPolicy})`] : [];
+  });
+  if (evicting.length > 0) {
+    throw new Refusal(
+      `keys were evicted on masters that received slots during the run, so some data may be lost: ${evicting.join('; ')}`,
+      'the cluster has its shape; raise maxmemory or add masters, and check the data (evicted keys cannot be brought back)',
+    );
+  }
+}
+
+/** "Redis 7.0.15 on pods 0,1,2", or each version with its pods when they differ (an upgrade in progress). */
 function describeServers(servers: readonly ServerIdentity[]): string {
   const byServer = new Map<string, number[]>();
   servers.forEach((server, ordinal) => byServer.set(describeServer(server), [...(byServer.get(describeServer(server)) ?? []), ordinal]));

@@ -1,7 +1,9 @@
 #!/bin/sh
-# preStop of a Redis pod: a master that has a connected, healthy replica hands its slots over
-# with CLUSTER FAILOVER (no data loss, no wait for node timeout) before it is stopped, so a rolling
-# update does not make its slots unavailable. Bounded; stopping proceeds whatever happens.
+# preStop of a Redis pod, bounded; stopping proceeds whatever happens.
+# - A node the cluster no longer lists (the topology Job removed it before the StatefulSet
+#   shrank) resets itself and deletes its data, so its kept volume brings no old keys back.
+# - A master that has a connected, healthy replica hands its slots over with CLUSTER FAILOVER
+#   (no data loss, no wait for node timeout), so a rolling update keeps its slots available.
 set -u
 
 REDIS_CLI="${REDIS_CLI:-redis-cli}"
@@ -11,12 +13,30 @@ FAILOVER_WAIT_SECONDS="${FAILOVER_WAIT_SECONDS:-20}"
 
 if [ -n "${REDIS_PASSWORD:-}" ]; then REDISCLI_AUTH="$REDIS_PASSWORD"; export REDISCLI_AUTH; fi
 cli() { "$REDIS_CLI" -h "$REDIS_HOST" -p "$REDIS_PORT" "$@" 2>/dev/null; }
+# Another node, answering within a few seconds or not at all.
+peer_cli() {
+  if command -v timeout >/dev/null 2>&1; then timeout 3 "$REDIS_CLI" "$@" 2>/dev/null; else "$REDIS_CLI" "$@" 2>/dev/null; fi
+}
 log() { echo "pre-stop.sh: $*" >&2; }
+
+myself=$(cli cluster myid)
+[ -n "$myself" ] || exit 0
+
+# Ask the masters that hold slots (the pods that stay: a removed node holds none) whether they
+# still list this node. One that answers and does not is enough; if none answers, nothing is done.
+# CLUSTER NODES lines: id ip:port@cport[,hostname] flags master ping pong epoch link-state slots...
+for peer in $(cli cluster nodes | awk '$3 !~ /myself|fail|handshake|noaddr/ && $3 ~ /master/ && NF >= 9 { split($2, address, "@"); print address[1] }'); do
+  nodes=$(peer_cli -h "${peer%:*}" -p "${peer##*:}" cluster nodes) || continue
+  case "$nodes" in *myself*) ;; *) continue ;; esac
+  if printf '%s\n' "$nodes" | awk -v id="$myself" '$1 == id { found = 1 } END { exit !found }'; then break; fi
+  log "the cluster no longer lists this node (the topology Job removed it): resetting it and deleting its data"
+  cli cluster reset hard >/dev/null
+  cli flushall >/dev/null
+  exit 0
+done
 
 role=$(cli role | head -n 1)
 [ "$role" = "master" ] || exit 0
-myself=$(cli cluster myid)
-[ -n "$myself" ] || exit 0
 # CLUSTER REPLICAS lines: id ip:port@cport[,hostname] flags master ping pong epoch link-state
 replica=$(cli cluster replicas "$myself" | awk '$8 == "connected" && $3 !~ /fail|handshake|noaddr/ { split($2, address, "@"); print address[1]; exit }')
 if [ -z "$replica" ]; then

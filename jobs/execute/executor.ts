@@ -4,8 +4,10 @@ import type { Redis } from 'ioredis';
 import { sleep } from '../clock';
 import { Convergence, type SettleOptions } from '../converge/convergence';
 import { TopologyError } from '../errors';
-import { SlotMigrator, type MigrationTuning } from '../migrate/slot-migrator';
+import { SlotMigrator } from '../migrate/slot-migrator';
+import type { MigrationTuning } from '../migrate/tuning';
 import { readPod } from '../observe/read';
+import type { SurveyedSlot } from '../observe/slot-survey';
 import { describeStep } from '../plan/describe';
 import type { ClusterView, OpenSlotRepair, Plan, Step } from '../plan/model';
 import { toRanges } from '../plan/slots';
@@ -24,6 +26,8 @@ export interface ExecutionOptions {
   readonly convergeTimeoutMs: number;
   readonly estimatedKeys: number;
   readonly tuning: MigrationTuning;
+  /** What the moving slots hold, measured before the run. */
+  readonly survey?: ReadonlyMap<number, SurveyedSlot>;
 }
 
 export class Executor {
@@ -54,6 +58,7 @@ export class Executor {
       },
       options.tuning,
     );
+    if (options.survey) this.migrator.remember(options.survey);
   }
 
   /** Waits for agreement, then takes the masters of that moment. */
@@ -99,7 +104,8 @@ export class Executor {
     const kind = batch[0]!.kind;
     switch (kind) {
       case 'repairOpenSlot':
-        await this.settle({ requireStateOk: false });
+        // No wait for agreement first: an open slot can itself keep the nodes from agreeing (a
+        // target importing from a node that is no longer a master never learns the owner).
         await this.repairOpenSlots(batch.flatMap((step) => (step.kind === 'repairOpenSlot' ? [step] : [])));
         break;
       case 'forget':
@@ -238,8 +244,12 @@ export class Executor {
     const self = await this.self(pod);
     if (self.flags.has('slave') || self.slots.length === 0) {
       if (self.flags.has('slave')) {
-        await withRetry(`${pod.name}: CLUSTER RESET SOFT`, async () => {
-          await call(await this.client(pod), 'CLUSTER', 'RESET', 'SOFT');
+        // RESET empties a replica's memory, but not its append-only file: FLUSHALL, now that it
+        // is an empty master, goes there too, so a restart cannot bring the old keys back.
+        await withRetry(`${pod.name}: CLUSTER RESET SOFT and FLUSHALL`, async () => {
+          const client = await this.client(pod);
+          await call(client, 'CLUSTER', 'RESET', 'SOFT');
+          await call(client, 'FLUSHALL');
         });
       }
       await withRetry(`${pod.name}: CLUSTER MEET ${via.ip} ${via.port}`, async () => {
@@ -269,20 +279,11 @@ export class Executor {
       }
     }
     for (const pod of removed) this.convergence.remove(pod);
-    // Reset first (the node forgets everyone), then every survivor forgets it at once,
-    // well inside the 60 s ban that keeps gossip from bringing it back. A replica's reset
-    // empties its memory but not its AOF, which would bring the old keys back when the pod
-    // returns on its kept volume (the next grow would then refuse it): FLUSHALL, now that it
-    // is an empty master outside the cluster, is written to the AOF too.
-    await Promise.all(
-      removed.map((pod) =>
-        withRetry(`${pod.name}: CLUSTER RESET HARD and FLUSHALL`, async () => {
-          const client = await this.client(pod);
-          await call(client, 'CLUSTER', 'RESET', 'HARD');
-          await call(client, 'FLUSHALL');
-        }),
-      ),
-    );
+    // Every pod that stays forgets it at once (well inside the 60 s ban that keeps gossip from
+    // bringing it back). The removed node itself is left as it is: until its pod stops it still
+    // knows every slot's owner, so clients that route by an old slot map get MOVED, not
+    // CLUSTERDOWN. Its pod's preStop hook, seeing the cluster no longer lists it, then resets it
+    // and deletes its data, so its volume brings no old keys back.
     await Promise.all(nodeIds.map((id) => this.forgetEverywhere(id)));
   }
 }

@@ -1,21 +1,21 @@
 // The slot migration engine (the hot path). Per slot the safe protocol: IMPORTING on the
-// target, MIGRATING on the source, MIGRATE the keys in large batches until the slot is empty,
-// then SETSLOT NODE on the target, the source and every other master. A pair moves a window
-// of slots at a time, one protocol step for the whole window per round trip (the commands
-// pipeline on the shared connections); all pairs run at once.
-// Over 300 lines on purpose: the protocol's steps (open, drain, hand over, claim) and the
-// reasons for their order read best in one place; pacing and lanes live beside it.
-import { Command, type Redis } from 'ioredis';
-import { DEFAULTS } from '../contract';
-import { TopologyError, describeError } from '../errors';
+// target, MIGRATING on the source, MIGRATE the keys in batches bounded by bytes until the slot
+// is empty (key-mover.ts), then SETSLOT NODE on the target, the source and every other master.
+// A pair moves a window of slots at a time, one protocol step for the whole window per round
+// trip (the commands pipeline on the shared connections); all pairs run at once.
+import type { Redis } from 'ioredis';
+import { Refusal, TopologyError } from '../errors';
+import type { SurveyedSlot } from '../observe/slot-survey';
 import type { SlotMove } from '../plan/model';
 import { formatRanges } from '../plan/slots';
 import type { Pod } from '../pod';
 import { MigrationProgress, type Log } from '../progress';
 import { call, withRetry } from '../redis/command';
 import { RetryableError, isRedisError } from '../redis/errors';
+import { KeyMover, ReceiverOutOfMemory } from './key-mover';
 import { MigrateLanes } from './lanes';
 import { RateLimiter } from './rate-limiter';
+import { defaultTuning, type MigrationTuning } from './tuning';
 
 export interface MigrationEnvironment {
   client(pod: Pod): Promise<Redis>;
@@ -26,37 +26,27 @@ export interface MigrationEnvironment {
   readonly log: Log;
 }
 
-export interface MigrationTuning {
-  /** Keys per MIGRATE (all from one slot). */
-  readonly keysPerBatch: number;
-  /**
-   * Slots per source/target pair moved together, each protocol step pipelined over all of
-   * them. More is faster; fewer keeps each burst of MIGRATEs (which block the source) short.
-   */
-  readonly slotsInFlight: number;
-  /** MIGRATE's own I/O timeout, ms. */
-  readonly migrateTimeoutMs: number;
-  /**
-   * Keys moved per second at most, over all pairs together; 0 for no limit. A cap leaves the
-   * masters CPU for their clients, which slots in flight alone does not once the machine is busy.
-   */
-  readonly maxKeysPerSecond: number;
-}
-
-export const defaultTuning: MigrationTuning = {
-  keysPerBatch: 1000,
-  slotsInFlight: DEFAULTS.slotsInFlight,
-  migrateTimeoutMs: 60_000,
-  maxKeysPerSecond: DEFAULTS.maxKeysPerSecond,
-};
-
 export class SlotMigrator {
+  private readonly keys: KeyMover;
+
   constructor(
     private readonly environment: MigrationEnvironment,
     private readonly tuning: MigrationTuning = defaultTuning,
   ) {
-    this.rate = new RateLimiter(tuning.maxKeysPerSecond);
-    this.lanes = new MigrateLanes(Math.max(1, Math.floor(tuning.slotsInFlight / 16)));
+    this.keys = new KeyMover({
+      client: (pod) => environment.client(pod),
+      password: environment.password,
+      log: environment.log,
+      lanes: new MigrateLanes(Math.max(1, Math.floor(tuning.slotsInFlight / 16))),
+      rate: new RateLimiter(tuning.maxKeysPerSecond),
+      keysPerBatch: tuning.keysPerBatch,
+      migrateTimeoutMs: tuning.migrateTimeoutMs,
+    });
+  }
+
+  /** What the moving slots hold, measured before the run: MIGRATE batches are sized from it. */
+  remember(survey: ReadonlyMap<number, SurveyedSlot>): void {
+    this.keys.remember(survey);
   }
 
   /** Moves all slots of all moves; resolves when every slot is owned by its target everywhere. */
@@ -79,11 +69,6 @@ export class SlotMigrator {
     progress.finish();
     return progress;
   }
-
-  private readonly rate: RateLimiter;
-
-  /** Bounds the MIGRATEs outstanding per pod (see MigrateLanes). */
-  private readonly lanes: MigrateLanes;
 
   /** Set when a slot fails: the other pairs finish their window (not left open) and stop. */
   private stopped = false;
@@ -185,63 +170,21 @@ export class SlotMigrator {
     // remain anyway, SETSLOT NODE on the source refuses and it is moved then.
     const drained = await forEach(
       migrating.map(([slot]) => slot),
-      (slot) => this.drainSlot(source, target, slot, progress, false),
+      (slot) => this.keys.drainSlot(source, target, slot, progress, false),
     );
 
     // A slot still importing last: taking it is what bumps the epoch and broadcasts (claimOnTarget).
     const finishing = [...alreadyMoved, ...drained.map(([slot]) => slot)];
-    const assigned = await this.handOver(finishing, source, target, toId, forEach, progress);
+    const { assigned, outOfMemory } = await this.handOver(finishing, source, target, toId, forEach, progress);
     progress?.slotsMoved(assigned.length);
-    if (failures.length > 0) throw failures[0];
+    // The window is handed over; a receiver out of memory stops the migration now.
+    if (outOfMemory) failures.unshift(outOfMemory);
+    if (failures.length > 0) throw failures.find((failure) => failure instanceof Refusal) ?? failures[0];
   }
 
-  /**
-   * MIGRATEs every key of `slot` from source to target, in batches. With `untilEmpty` false it
-   * stops after a batch smaller than the batch size (the listing was complete), which is only
-   * safe while the slot is MIGRATING on the source.
-   */
-  async drainSlot(source: Pod, target: Pod, slot: number, progress?: MigrationProgress, untilEmpty = true): Promise<void> {
-    const sourceClient = await this.environment.client(source);
-    const where = `slot ${slot} from ${source.name} to ${target.name}`;
-    let batch = this.tuning.keysPerBatch;
-    for (;;) {
-      const keys = await withRetry(
-        `${where}: GETKEYSINSLOT`,
-        async () =>
-          (await sourceClient.sendCommand(new Command('CLUSTER', ['GETKEYSINSLOT', String(slot), String(batch)], { replyEncoding: null }))) as Buffer[],
-        { log: this.environment.log },
-      );
-      if (keys.length === 0) return;
-      await this.rate.take(keys.length);
-      const auth = this.environment.password === undefined ? [] : ['AUTH', this.environment.password];
-      try {
-        await withRetry(
-          `${where}: MIGRATE ${keys.length} keys`,
-          async () => {
-            try {
-              const args = [target.ip, String(target.port), '', '0', String(this.tuning.migrateTimeoutMs), 'REPLACE', ...auth, 'KEYS', ...keys];
-              await this.lanes.run(source, target, () => sourceClient.sendCommand(new Command('MIGRATE', args, { replyEncoding: null })) as Promise<unknown>);
-            } catch (error) {
-              if (isRedisError(error, 'authentication')) {
-                throw new MigrateAuthenticationError(`${where}: the target refused the source's MIGRATE authentication: ${describeError(error)}`);
-              }
-              throw error;
-            }
-          },
-          { log: this.environment.log, attempts: 6 },
-        );
-      } catch (error) {
-        // A batch too large for the timeout: retry smaller before giving up.
-        if (batch > 10 && !(error instanceof MigrateAuthenticationError)) {
-          batch = Math.max(10, Math.floor(batch / 4));
-          this.environment.log.warn(`${where}: ${describeError(error)}; retrying with ${batch} keys per MIGRATE`);
-          continue;
-        }
-        throw error;
-      }
-      progress?.keysMoved(keys.length);
-      if (!untilEmpty && keys.length < batch) return;
-    }
+  /** Every key of `slot` from source to target, until the slot is empty (for repairs). */
+  async drainSlot(source: Pod, target: Pod, slot: number): Promise<void> {
+    await this.keys.drainSlot(source, target, slot, undefined, true);
   }
 
   /**
@@ -255,7 +198,7 @@ export class SlotMigrator {
    * MULTI nothing runs between STABLE and the bump. BUMPEPOCH at the end makes sure of the epoch
    * when the last slot was no longer importing (a resumed run). Safe to repeat.
    */
-  private async claimOnTarget(target: Pod, toId: string, slots: readonly number[]): Promise<void> {
+  private async claimOnTarget(target: Pod, toId: string, slots: readonly number[]): Promise<ReceiverOutOfMemory | undefined> {
     const client = await this.environment.client(target);
     const transaction = client.multi();
     slots.forEach((slot, index) => {
@@ -263,10 +206,21 @@ export class SlotMigrator {
       transaction.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', toId);
     });
     transaction.call('CLUSTER', 'BUMPEPOCH');
-    const results = (await transaction.exec()) ?? [];
+    let results: Array<[Error | null, unknown]>;
+    try {
+      results = (await transaction.exec()) ?? [];
+    } catch (error) {
+      // At maxmemory a node refuses every command queued in MULTI, even these; the keys are
+      // there already, so the slots are taken one by one the plain way (each NODE on an
+      // importing slot bumps the epoch itself), and the migration stops for lack of memory.
+      if (!isRedisError(error, 'outOfMemory')) throw error;
+      for (const slot of slots) await call(client, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+      return new ReceiverOutOfMemory(target, `slots ${formatRanges(slots)}`, error);
+    }
     const failed = results.find(([error]) => error);
     if (failed) throw failed[0];
     if (results.length === 0) throw new RetryableError('the transaction was discarded');
+    return undefined;
   }
 
   /**
@@ -281,10 +235,10 @@ export class SlotMigrator {
     toId: string,
     forEach: <T>(of: readonly number[], operation: (slot: number) => Promise<T>) => Promise<Array<[number, T]>>,
     progress?: MigrationProgress,
-  ): Promise<number[]> {
+  ): Promise<{ assigned: number[]; outOfMemory?: ReceiverOutOfMemory }> {
     const where = (slot: number) => `slot ${slot} from ${source.name} to ${target.name}`;
-    if (slots.length === 0) return [];
-    await withRetry(
+    if (slots.length === 0) return { assigned: [] };
+    const outOfMemory = await withRetry(
       `slots ${formatRanges(slots)} from ${source.name} to ${target.name}: SETSLOT NODE on the target`,
       () => this.claimOnTarget(target, toId, slots),
       { log: this.environment.log },
@@ -298,7 +252,7 @@ export class SlotMigrator {
           } catch (error) {
             // A key left on the source: move it too, then try again.
             if (isRedisError(error, 'keysRemain')) {
-              await this.drainSlot(source, target, slot, progress);
+              await this.keys.drainSlot(source, target, slot, progress, true);
               throw new RetryableError('keys appeared in the slot during the migration');
             }
             // Redis 7: the target's claim reached the source by gossip first, it was the source's
@@ -324,13 +278,6 @@ export class SlotMigrator {
           }
         }),
     );
-    return assigned;
-  }
-}
-
-/** The target refused the source's credentials: every retry would too. */
-class MigrateAuthenticationError extends TopologyError {
-  constructor(message: string) {
-    super(message, 'every pod must use the same password');
+    return { assigned, outOfMemory };
   }
 }

@@ -12,14 +12,16 @@ import { parseClusterNodes, parseInfo } from './cluster-nodes';
 import { buildView, keyCount, type PodReport } from './view';
 
 export interface ReadOptions {
-  /** Also INFO (server, cluster, memory, keyspace, replication), and refuse a node not in cluster mode. */
+  /** Also INFO (server, cluster, memory, keyspace, replication, stats), and refuse a node not in cluster mode. */
   readonly withInfo: boolean;
 }
 
 /** CLUSTER NODES + CLUSTER INFO (+ INFO sections) of one pod. */
 export async function readPod(connections: Connections, pod: Pod, options: ReadOptions): Promise<PodReport> {
   const client = await connections.client(pod);
-  const info = options.withInfo ? parseInfo(String(await readFromPod(client, pod, 'INFO', 'server', 'cluster', 'memory', 'keyspace', 'replication'))) : {};
+  const info = options.withInfo
+    ? parseInfo(String(await readFromPod(client, pod, 'INFO', 'server', 'cluster', 'memory', 'keyspace', 'replication', 'stats')))
+    : {};
   if (options.withInfo && info.cluster_enabled !== '1') {
     throw new TopologyError(
       `${pod.name} is not in cluster mode (cluster-enabled is no)`,

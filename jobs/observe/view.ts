@@ -54,13 +54,15 @@ export function buildView(reports: readonly PodReport[], keysBySlot: ReadonlyArr
       keysBySlot: keysBySlot[index] ?? {},
       usedMemory: Number(info.used_memory ?? 0),
       maxMemory: Number(info.maxmemory ?? 0),
+      maxMemoryPolicy: info.maxmemory_policy ?? 'noeviction',
+      evictedKeys: Number(info.evicted_keys ?? 0),
     };
   });
   const strangers = new Map<string, { address: string; knownBy: number[]; failing: number; slots: Set<number> }>();
   for (const report of reports) {
     for (const entry of report.entries) {
       if (podIds.has(entry.id) || entry.flags.has('handshake')) continue;
-      const stranger = strangers.get(entry.id) ?? { address: entry.address, knownBy: [], failing: 0, slots: new Set<number>() };
+      const stranger = strangers.get(entry.id) ?? { address: '', knownBy: [], failing: 0, slots: new Set<number>() };
       stranger.knownBy.push(report.pod.ordinal);
       if (isFailing(entry)) stranger.failing++;
       for (const slot of entry.slots) stranger.slots.add(slot);

@@ -25,7 +25,7 @@ export function describeStep(step: Step, view: ClusterView): string {
     case 'replicate':
       return `make ${name(step.node)} a replica of ${name(step.master)}`;
     case 'removeNode':
-      return `remove ${name(step.node)} from the cluster (CLUSTER RESET HARD, then FORGET on every other pod)`;
+      return `remove ${name(step.node)} from the cluster (every other pod forgets it; it keeps redirecting clients until its pod stops)`;
   }
 }
 

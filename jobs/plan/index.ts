@@ -40,7 +40,9 @@ export function planPhase(view: ClusterView, desired: DesiredShape, phase: PlanP
     steps.push({ kind: 'forget', node: stranger.id, reason: `${stranger.id.slice(0, 8)} (${stranger.address}) is no pod and unreachable` });
   }
 
-  const removed = view.pods.filter((pod) => pod.ordinal >= podCount && isMember(pod));
+  // Pods >= D the cluster still counts: a removed pod the cluster already forgot (it still runs
+  // until the StatefulSet stops it, and may know the other removed pods) is left alone.
+  const removed = view.pods.filter((pod) => pod.ordinal >= podCount && (membership.cluster.has(pod.ordinal) || (isMember(pod) && pod.slots.length > 0)));
   const survivors = view.pods.filter((pod) => pod.ordinal < podCount);
   // Removed masters: fail over to a staying replica where one exists (no data moves).
   const drainedRemoved: PodNode[] = [];

@@ -15,10 +15,12 @@ export function findMembership(view: ClusterView, podCount: number, phase: PlanP
   const byId = new Map(view.pods.map((pod) => [pod.id, pod]));
   const parent = view.pods.map((pod) => pod.ordinal);
   const find = (index: number): number => (parent[index] === index ? index : (parent[index] = find(parent[index]!)));
+  // Two pods are in one cluster when each knows the other: a pod the cluster forgot (removed by
+  // pre, still running or back on its old volume) still knows the cluster, but is outside it.
   for (const pod of view.pods) {
     for (const id of pod.knows) {
       const other = byId.get(id);
-      if (other) parent[find(pod.ordinal)] = find(other.ordinal);
+      if (other && other.knows.includes(pod.id)) parent[find(pod.ordinal)] = find(other.ordinal);
     }
   }
   const groups = new Map<number, PodNode[]>();
@@ -57,9 +59,10 @@ export function findMembership(view: ClusterView, podCount: number, phase: PlanP
       for (const pod of other.group) withFragments.add(pod.ordinal);
     }
   }
-  // A pod outside the cluster that holds keys would bring data nobody expects.
+  // A master outside the cluster that holds keys would bring data nobody expects. A replica's keys
+  // are a copy of what its master had: it joins through a reset, which empties it.
   for (const pod of view.pods) {
-    if (withFragments.has(pod.ordinal) || pod.keyCount === 0) continue;
+    if (withFragments.has(pod.ordinal) || pod.keyCount === 0 || pod.role === 'replica') continue;
     if (phase === 'post' && pod.ordinal < podCount) {
       throw new TopologyError(
         `${pod.name} holds ${pod.keyCount} keys but is not part of the cluster`,

@@ -28,6 +28,10 @@ export interface PodNode {
   readonly usedMemory: number;
   /** 0 = no limit. */
   readonly maxMemory: number;
+  /** maxmemory-policy: what the node does at maxmemory ('noeviction' refuses writes, the others evict keys). */
+  readonly maxMemoryPolicy: string;
+  /** Keys evicted since the node started (INFO stats evicted_keys). */
+  readonly evictedKeys: number;
 }
 
 /** A node some pod knows that is not any of the pods (gone, or reset to a new id). */
@@ -101,4 +105,23 @@ export interface Plan {
   readonly notes: readonly string[];
   /** Ordinals of the pods forming the cluster when the plan was made (joiners are added as they join). */
   readonly clusterOrdinals: readonly number[];
+}
+
+/** What a slot that is about to move holds, measured on its source (observe/slot-survey.ts). */
+export interface SlotContents {
+  /** Keys in the slot. */
+  readonly keys: number;
+  /** Keys whose size was measured (the first ones of a very large slot; else all). */
+  readonly measuredKeys: number;
+  /** MEMORY USAGE of the slot's keys (scaled up when only some were measured). */
+  readonly bytes: number;
+  /** Keys big enough to be moved one MIGRATE each, with their size; names shown printable. */
+  readonly largeKeys: ReadonlyArray<{ readonly name: string; readonly bytes: number }>;
+}
+
+/** The moving slots' contents by slot (each slot has one source), and each source's failure detection. */
+export interface MoveSurvey {
+  readonly slots: ReadonlyMap<number, SlotContents>;
+  /** cluster-node-timeout of each source, by node id. */
+  readonly nodeTimeoutMs: ReadonlyMap<string, number>;
 }

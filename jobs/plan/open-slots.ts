@@ -1,6 +1,7 @@
 // Open slots (left MIGRATING/IMPORTING, claimed twice, or keys where the owner is not), and how
 // each is closed, following redis-cli --cluster fix. Decided here; done by execute/open-slot-repair.
 import { TopologyError } from '../errors';
+import { receiverHeadroom } from './capacity';
 import type { OpenSlotRepair, PodNode } from './model';
 
 /** Every open slot among the member masters, and how each is closed. */
@@ -58,6 +59,17 @@ function decideOpenSlotRepair(slot: number, masters: readonly PodNode[]): OpenSl
     flagged: flagged.map((pod) => pod.id),
   };
   if (migrating.length === 1 && importing.length === 1) {
+    const [source, target] = [migrating[0]!, importing[0]!];
+    if (!hasRoomFor(target, source, slot)) {
+      // The target ran out of memory mid-way (or is about to): the keys go back instead.
+      return {
+        ...base,
+        owner: source.id,
+        mode: 'toOwner',
+        from: [target.id],
+        reason: `slot ${slot} was being migrated from ${name(source)} to ${name(target)}, which lacks the memory for the rest: moving its keys back to ${name(source)}`,
+      };
+    }
     return {
       ...base,
       owner: importing[0]!.id,
@@ -91,4 +103,12 @@ function decideOpenSlotRepair(slot: number, masters: readonly PodNode[]): OpenSl
     `slot ${slot} is open in a way that cannot be fixed automatically: migrating on ${migrating.map(name).join(', ') || 'none'}, importing on ${importing.map(name).join(', ') || 'none'}, owner ${name(owner)}`,
     'inspect it with redis-cli --cluster check and fix it by hand, then run again',
   );
+}
+
+/** Whether `target` can take the keys of `slot` still on `source` (estimated at the source's bytes per key) and keep its headroom. */
+function hasRoomFor(target: PodNode, source: PodNode, slot: number): boolean {
+  if (target.maxMemory === 0) return true;
+  const bytesPerKey = source.keyCount === 0 ? 0 : source.usedMemory / source.keyCount;
+  const incoming = (source.keysBySlot[slot] ?? 0) * bytesPerKey;
+  return target.usedMemory + incoming <= target.maxMemory * (1 - receiverHeadroom);
 }

@@ -19,7 +19,9 @@ export function planPost(context: PlanContext): void {
   const via = mainSurvivors[0] ?? finalMasters[0]!;
   for (const pod of joiners) {
     if (pod.id === via.id) continue;
-    steps.push({ kind: 'meet', node: pod.id, via: via.id });
+    // A replica outside the cluster (a removed pod back on its old volume) joins empty: a reset
+    // turns it into an empty master first.
+    steps.push(pod.role === 'replica' ? { kind: 'makeEmptyMaster', node: pod.id, via: via.id } : { kind: 'meet', node: pod.id, via: via.id });
     working.role.set(pod.id, 'master');
     working.masterOf.set(pod.id, null);
   }

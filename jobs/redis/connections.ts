@@ -1,7 +1,9 @@
 // One plain ioredis connection per pod (never the Cluster client: we talk to each node itself).
 import { Redis } from 'ioredis';
-import { TopologyError, describeError } from '../errors';
+import { Refusal, TopologyError, describeError } from '../errors';
+import { sleep } from '../clock';
 import type { Pod } from '../pod';
+import type { Log } from '../progress';
 import { isRedisError } from './errors';
 
 export class Connections {
@@ -51,6 +53,31 @@ export class Connections {
     return client;
   }
 
+  /**
+   * Waits (bounded) until every pod answers PING: pods may be starting, or restarting after a
+   * failure. A refused password fails at once; the last pod still silent at the deadline fails.
+   */
+  async waitUntilAnswering(pods: readonly Pod[], timeoutMs: number, log: Log): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const pod of pods) {
+      let lastLog = 0;
+      for (;;) {
+        try {
+          await (await this.connect(pod, 3000)).ping();
+          break;
+        } catch (error) {
+          const failure = connectionError(pod, error);
+          if (failure instanceof AuthenticationError || Date.now() > deadline) throw failure;
+          if (Date.now() - lastLog > 10_000) {
+            log.info(`waiting for ${pod.name} to answer: ${failure.message}`);
+            lastLog = Date.now();
+          }
+          await sleep(Math.min(2000, Math.max(0, deadline - Date.now())));
+        }
+      }
+    }
+  }
+
   /** The pod's client, connecting if needed. */
   async client(pod: Pod): Promise<Redis> {
     return this.connect(pod);
@@ -76,7 +103,7 @@ export class Connections {
 }
 
 /** The pod refused the program's password: waiting or retrying cannot help. */
-export class AuthenticationError extends TopologyError {
+export class AuthenticationError extends Refusal {
   constructor(pod: Pod) {
     super(`authentication failed for ${pod.name}`, "check the password (the Secret / --password-file / REDIS_PASSWORD) matches the pods' requirepass");
     this.name = 'AuthenticationError';

@@ -47,6 +47,9 @@ const patterns: ReadonlyArray<readonly [RedisErrorKind, RegExp]> = [
   ],
 ];
 
+/** Error codes of a connection that dropped or timed out. */
+const transientCodes = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+
 /**
  * A condition the program found itself that is worth another try (keys appeared in a slot being
  * moved, a transaction came back empty): retried like a transient server reply.
@@ -60,8 +63,14 @@ export class RetryableError extends Error {
 
 export function redisErrorKind(error: unknown): RedisErrorKind {
   if (error instanceof RetryableError) return 'transient';
+  // EXECABORT hides why: ioredis keeps the queued commands' own errors beside it.
+  const previous = (error as { previousErrors?: unknown[] } | null)?.previousErrors;
+  if (Array.isArray(previous) && previous.some((cause) => redisErrorKind(cause) === 'outOfMemory')) return 'outOfMemory';
   const message = describeError(error);
   for (const [kind, pattern] of patterns) if (pattern.test(message)) return kind;
+  // Node names a dropped connection by its code whatever the message says ("socket hang up", TLS errors).
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && transientCodes.has(code)) return 'transient';
   return 'other';
 }
 

@@ -4,6 +4,7 @@
 // The random kill delays come from a seed printed at the start (KILL_SEED=... to replay).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { runPreStop } from '../support/pre-stop.js';
 import { LocalRedisPods } from '../support/redis-pods.js';
 import { assertClusterShape } from '../support/cluster-view.js';
 import { assertAllKeys, keysOnMasters, type KeySet } from '../support/keyspace.js';
@@ -129,10 +130,13 @@ test('5. SIGKILL during grow (post) and shrink (pre) migrations, then rerun: con
     if (growing) {
       await assertClusterShape(pods, { masters: 4, replicasPerMaster: 1 });
     } else {
-      // The StatefulSet shrinks (the volumes stay, as PVCs do), post runs on the 6 survivors,
-      // then the pods come back empty for the next grow.
-      await pods.stop(6);
-      await pods.stop(7);
+      // The StatefulSet shrinks (the volumes stay, as PVCs do): each removed pod's preStop hook
+      // resets it, as the kubelet runs it; post runs on the 6 survivors, then the pods come back
+      // empty for the next grow.
+      for (const ordinal of [6, 7]) {
+        assert.match(await runPreStop(pods, ordinal), /no longer lists this node/, `round ${round}: pod ${ordinal}'s preStop did not reset it`);
+        await pods.stop(ordinal);
+      }
       await runTopologyOk(topologyArgs({ phase: 'post', masters: 3, replicasPerMaster: 1, pods: pods.addresses(6) }));
       await assertClusterShape(pods, { masters: 3, replicasPerMaster: 1 });
       await pods.startMany(2, 6);

@@ -114,14 +114,10 @@ test('a stranger seen with noaddr by one pod keeps the address another pod knows
   assert.equal(view.strangers[0]!.unreachable, true);
 });
 
-test(
-  'a stranger only ever seen with noaddr is "no address"',
-  { todo: "BUG in jobs/observe/view.ts: the first entry's ':0' is kept as the address, so messages say 'node ... (:0)'" },
-  () => {
-    const view = buildView([report(0, [line(a, 'myself,master', '-', '0-16383'), line(gone, 'master,noaddr', '-', '', ':0@0')])], [{}]);
-    assert.equal(view.strangers[0]!.address, 'no address');
-  },
-);
+test('a stranger only ever seen with noaddr is "no address"', () => {
+  const view = buildView([report(0, [line(a, 'myself,master', '-', '0-16383'), line(gone, 'master,noaddr', '-', '', ':0@0')])], [{}]);
+  assert.equal(view.strangers[0]!.address, 'no address');
+});
 
 test('two pods reporting the same node id are refused (listed twice, or a shared volume)', () => {
   assert.throws(
