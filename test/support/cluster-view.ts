@@ -207,3 +207,13 @@ export function ordinalOf(pods: LocalRedisPods, address: string): number {
   for (let ordinal = 0; ordinal < 256; ordinal++) if (`${pods.hostOf(ordinal)}:${pods.port}` === address) return ordinal;
   throw new Error(`${address} is not one of these pods`);
 }
+
+/** Every slot a pod lists as MIGRATING/IMPORTING on its own line (`[slot->-id]` / `[slot-<-id]`), as "pod N: [entry]". */
+export async function openSlotsAnywhere(pods: LocalRedisPods, ordinals: number[]): Promise<string[]> {
+  const open: string[] = [];
+  for (const ordinal of ordinals) {
+    const myself = (await readClusterNodes(pods, ordinal)).find((entry) => entry.myself);
+    for (const entry of myself?.openSlots ?? []) open.push(`pod ${ordinal}: ${entry}`);
+  }
+  return open;
+}

@@ -7,7 +7,12 @@ import { fileURLToPath } from 'node:url';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const jobsDir = path.join(repoRoot, 'jobs');
-export const bundlePath = path.join(jobsDir, 'bundle', 'topology.cjs');
+/**
+ * The bundle the tests run: jobs/bundle/topology.cjs, or TOPOLOGY_BUNDLE=/path/topology.cjs to
+ * run the same tests against another build (e.g. an older program, to see a test fail on it).
+ */
+const bundleOverride = process.env.TOPOLOGY_BUNDLE ? path.resolve(process.env.TOPOLOGY_BUNDLE) : undefined;
+export const bundlePath = bundleOverride ?? path.join(jobsDir, 'bundle', 'topology.cjs');
 
 /** Settings the program also reads from the environment; never inherited from the test's own. */
 const CONTRACT_ENV = [
@@ -38,8 +43,12 @@ function newestSourceTime(directory: string): number {
   return newest;
 }
 
-/** Rebuilds jobs/bundle/topology.cjs when it is missing or older than a source under jobs/. */
+/** Rebuilds jobs/bundle/topology.cjs when it is missing or older than a source under jobs/ (TOPOLOGY_BUNDLE is used as it is). */
 export function ensureBundle(): void {
+  if (bundleOverride) {
+    if (!existsSync(bundleOverride)) throw new Error(`TOPOLOGY_BUNDLE=${bundleOverride} does not exist`);
+    return;
+  }
   if (existsSync(bundlePath) && statSync(bundlePath).mtimeMs >= newestSourceTime(jobsDir)) return;
   execFileSync('npm', ['run', '-s', 'bundle'], { cwd: repoRoot, stdio: 'inherit', timeout: 120_000 });
 }
