@@ -1,12 +1,15 @@
 // Real redis-server processes standing in for StatefulSet pods on one host. Each pod gets
 // its own loopback address (127.A.B.ordinal+1; Linux routes all of 127/8 to lo), binds
 // to it, and announces it, so the cluster sees one IP per pod as it would in Kubernetes.
+// The server is Redis 7.0 unless the `server` option or TEST_SERVER picks another (Redis 8,
+// Valkey 8 or 9; see server-binaries.ts); the arguments are the same for each.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Redis, { type ClusterOptions } from 'ioredis';
+import { serverBinaries, type ServerBinaries, type ServerName } from './server-binaries.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -22,6 +25,8 @@ export interface LocalRedisPodsOptions {
   /** Start pods without cluster mode (to test refusing such a node). @default true */
   clusterEnabled?: boolean;
   port?: number;
+  /** Which server the pods run, and whose cli judges them. @default TEST_SERVER, else 'redis7' */
+  server?: ServerName;
 }
 
 export interface LocalRedisPod {
@@ -45,10 +50,13 @@ const secondOctet = 20 + (process.pid % 200);
 export class LocalRedisPods {
   readonly baseDir: string;
   readonly pods = new Map<number, LocalRedisPod>();
+  /** The server binary the pods run and the matching cli (throws in the constructor when not installed). */
+  readonly binaries: ServerBinaries;
   private readonly options: LocalRedisPodsOptions;
 
   constructor(options: LocalRedisPodsOptions) {
     this.options = options;
+    this.binaries = serverBinaries(options.server);
     this.baseDir = mkdtempSync(path.join(tmpdir(), `redis-pods-${options.subnet}-`));
   }
 
@@ -108,7 +116,7 @@ export class LocalRedisPods {
     if (this.options.password) args.push('--requirepass', this.options.password, '--masterauth', this.options.password);
     if (this.options.maxmemory) args.push('--maxmemory', this.options.maxmemory);
     args.push(...(this.options.extraArgs ?? []));
-    const child = spawn('redis-server', args, { stdio: 'ignore' });
+    const child = spawn(this.binaries.server, args, { stdio: 'ignore' });
     livePods.add(child);
     child.on('exit', () => livePods.delete(child));
     const pod: LocalRedisPod = { ordinal, host, port: this.port, address: `${host}:${this.port}`, dataDir, process: child };
@@ -179,12 +187,12 @@ export class LocalRedisPods {
     });
   }
 
-  /** `redis-cli --cluster check`, the independent judge: exit code and output. */
+  /** `redis-cli --cluster check` (the server's own cli), the independent judge: exit code and output. */
   async clusterCheck(ordinal = 0): Promise<{ ok: boolean; output: string }> {
     const args = ['--cluster', 'check', `${this.hostOf(ordinal)}:${this.port}`];
     if (this.options.password) args.push('-a', this.options.password, '--no-auth-warning');
     try {
-      const { stdout, stderr } = await execFileAsync('redis-cli', args, { timeout: 60_000 });
+      const { stdout, stderr } = await execFileAsync(this.binaries.cli, args, { timeout: 60_000 });
       return { ok: true, output: stdout + stderr };
     } catch (error) {
       const failure = error as { stdout?: string; stderr?: string };
@@ -213,7 +221,9 @@ export class LocalRedisPods {
       } catch (error) {
         client.disconnect();
         if (pod.process?.exitCode !== null && pod.process?.exitCode !== undefined) {
-          throw new Error(`redis-server for pod ${pod.ordinal} (${pod.address}) exited with ${pod.process.exitCode}; see ${pod.dataDir}/redis.log`);
+          throw new Error(
+            `${path.basename(this.binaries.server)} for pod ${pod.ordinal} (${pod.address}) exited with ${pod.process.exitCode}; see ${pod.dataDir}/redis.log`,
+          );
         }
         if (Date.now() > deadline) throw new Error(`pod ${pod.ordinal} (${pod.address}) did not answer PING in 10 s: ${String(error)}`);
         await new Promise((resolve) => setTimeout(resolve, 50));
