@@ -1,5 +1,5 @@
 // Checks Kubernetes objects against the Kubernetes OpenAPI schemas (kubernetes-models' validators; the Flux
-// and Prometheus Operator custom resources against their CRDs' schemas) and, because those accept unknown
+// Prometheus Operator and cert-manager custom resources against their CRDs' schemas) and, because those accept unknown
 // fields, also against the models' TypeScript types with excess-property checks, so a misspelt or misplaced
 // field anywhere in an object is an error.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -21,6 +21,7 @@ export function modelModule(object: Pick<KubeObject, 'apiVersion' | 'kind'>): st
   const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/') : ['', object.apiVersion];
   if (group === 'kustomize.toolkit.fluxcd.io') return `@kubernetes-models/flux-cd/${group}/${version}/${object.kind}`;
   if (group === 'monitoring.coreos.com') return `@kubernetes-models/prometheus-operator/${group}/${version}/${object.kind}`;
+  if (group === 'cert-manager.io') return `@kubernetes-models/cert-manager/${group}/${version}/${object.kind}`;
   if (group === '' || !group.includes('.') || group.endsWith('.k8s.io')) {
     return group === '' ? `kubernetes-models/${version}/${object.kind}` : `kubernetes-models/${group}/${version}/${object.kind}`;
   }
