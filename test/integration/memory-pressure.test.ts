@@ -1,0 +1,186 @@
+// Receivers short of memory. A grow (3 -> 4 masters x 1 replica) sends pod 6 a quarter of the
+// slots; each case gives pod 6 too little memory for that, in another way:
+// (a) maxmemory-policy allkeys-lru, and the moving slots hold the big values (so an estimate from
+//     each source's average bytes per key is far too low): the run must refuse before moving
+//     anything, naming pod 6, the bytes and the policy; no key is evicted anywhere.
+// (b) noeviction, maxmemory lowered under the run while it migrates: the run must stop saying pod
+//     6 ran out of memory, leave no slot open and lose no key; with memory raised a rerun converges.
+// (c) a run killed mid-migration leaves slots open, then pod 6's memory is too short for the rest:
+//     the rerun closes the open slots first, then refuses.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LocalRedisPods } from '../support/redis-pods.js';
+import { assertClusterShape, openSlotsAnywhere, topologySnapshot } from '../support/cluster-view.js';
+import { tagForSlot } from '../support/key-slots.js';
+import { assertAllKeys, bulkClient, keysOnMasters, loadKeys, type KeySet } from '../support/keyspace.js';
+import { configSet, readInfo } from '../support/node-info.js';
+import { dryRunMoves } from '../support/planned-moves.js';
+import { describeRun, runTopology, runTopologyOk, startTopology, topologyArgs, type TopologyRun } from '../support/topology-cli.js';
+import { bootstrapSeedCluster } from '../support/seed-cluster.js';
+
+const subnet = 52;
+const all = [0, 1, 2, 3, 4, 5, 6, 7];
+const mebibytes = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/** The seed cluster (3 masters x 1 replica) with `keys`, and pods 6 and 7 started for the fourth shard. */
+async function startCluster(keys: KeySet): Promise<{ pods: LocalRedisPods; growArgs: string[] }> {
+  const pods = new LocalRedisPods({ subnet });
+  await bootstrapSeedCluster(pods, keys);
+  await pods.startMany(2, 6);
+  return { pods, growArgs: topologyArgs({ phase: 'post', masters: 4, replicasPerMaster: 1, pods: pods.addresses(8) }) };
+}
+
+async function usedMemory(pods: LocalRedisPods, ordinal: number): Promise<number> {
+  return Number((await readInfo(pods, ordinal, 'memory')).used_memory);
+}
+
+async function evictedKeys(pods: LocalRedisPods): Promise<Map<number, number>> {
+  const evicted = new Map<number, number>();
+  for (const ordinal of all) evicted.set(ordinal, Number((await readInfo(pods, ordinal, 'stats')).evicted_keys));
+  return evicted;
+}
+
+/** Runs the program and calls `action` once when its output first matches `trigger`. */
+async function runActingOn(args: string[], trigger: RegExp, action: (running: ReturnType<typeof startTopology>) => Promise<void>): Promise<TopologyRun> {
+  let output = '';
+  let acted: Promise<void> | undefined;
+  const running = startTopology(args, {
+    timeoutMs: 120_000,
+    onOutput: (chunk) => {
+      output += chunk;
+      if (!acted && trigger.test(output)) acted = action(running);
+    },
+  });
+  const run = await running.result;
+  assert.ok(acted, `the run never printed ${trigger}: ${describeRun(run)}`);
+  await acted;
+  return run;
+}
+
+async function assertNoOpenSlot(pods: LocalRedisPods, run: TopologyRun): Promise<void> {
+  const open = await openSlotsAnywhere(pods, all);
+  assert.deepEqual(open, [], `slots left open after the run: ${open.slice(0, 10).join(', ')}\n${describeRun(run)}`);
+}
+
+test('(a) an evicting receiver too small for the big values coming to it: refused before anything moves, nothing evicted', async () => {
+  const keys: KeySet = { prefix: 'evict', count: 30_000, valueSize: 100 };
+  const { pods, growArgs } = await startCluster(keys);
+  try {
+    // The big values go exactly into slots that move to pod 6: 40 of 100 KiB from each source.
+    const moves = (await dryRunMoves(growArgs)).filter((move) => move.to === 6);
+    const bigValue = 'x'.repeat(100 * 1024);
+    const bigKeys: string[] = [];
+    const cluster = bulkClient(pods);
+    try {
+      for (const move of moves) {
+        for (const slot of move.slots.slice(0, 40)) {
+          const key = `evict:big:{${tagForSlot(slot)}}`;
+          await cluster.set(key, bigValue);
+          bigKeys.push(key);
+        }
+      }
+    } finally {
+      await cluster.quit();
+    }
+    const room = 10 * 2 ** 20;
+    const used = await usedMemory(pods, 6);
+    await configSet(pods, [6], 'maxmemory-policy', 'allkeys-lru');
+    await configSet(pods, [6], 'maxmemory', String(used + room));
+    console.log(
+      `(a) ${bigKeys.length} values of 100 KiB in slots moving to pod 6; pod 6 uses ${mebibytes(used)}, maxmemory ${mebibytes(used + room)} allkeys-lru`,
+    );
+
+    const before = await topologySnapshot(pods, all);
+    const run = await runTopology(growArgs, { timeoutMs: 120_000 });
+    const output = run.stdout + run.stderr;
+    console.log(`(a) exit ${run.code} in ${run.durationMs} ms: ${output.split('\n').find((line) => / ERROR /.test(line)) ?? '(no ERROR line)'}`);
+    const evicted = await evictedKeys(pods);
+    assert.deepEqual(
+      [...evicted].filter(([, count]) => count > 0),
+      [],
+      `keys were evicted: ${describeRun(run)}`,
+    );
+    assert.notEqual(run.code, 0, `expected a refusal: ${describeRun(run)}`);
+    assert.match(output, new RegExp(`pod 6 \\(${pods.hostOf(6).replaceAll('.', '\\.')}:\\d+\\) would need ~\\d+ MiB`), describeRun(run));
+    assert.match(output, /allkeys-lru would evict keys/, describeRun(run));
+    assert.deepEqual(await topologySnapshot(pods, all), before, `the refused run changed the cluster: ${describeRun(run)}`);
+    assert.equal(await keysOnMasters(pods, all), keys.count + bigKeys.length);
+    await assertAllKeys(pods, keys);
+    const reader = bulkClient(pods);
+    try {
+      for (const key of bigKeys) assert.equal(await reader.strlen(key), bigValue.length, `${key} is gone`);
+    } finally {
+      await reader.quit();
+    }
+  } finally {
+    await pods.destroy();
+  }
+});
+
+test('(b) a noeviction receiver runs out of memory mid-way: the run says so, no slot is left open, no key lost; with memory a rerun converges', async () => {
+  const keys: KeySet = { prefix: 'oom', count: 60_000, valueSize: 300 };
+  const { pods, growArgs } = await startCluster(keys);
+  try {
+    // A rate cap stretches the migration to a few seconds, so memory can run out in the middle.
+    const slowGrow = [...growArgs, '--max-keys-per-second', '3000'];
+    let squeezedAt = 0;
+    const run = await runActingOn(slowGrow, /migrating: \d+\/\d+ slots/, async () => {
+      const used = await usedMemory(pods, 6);
+      await configSet(pods, [6], 'maxmemory', String(used + 256 * 1024));
+      squeezedAt = used;
+    });
+    const output = run.stdout + run.stderr;
+    console.log(
+      `(b) maxmemory of pod 6 set to ${mebibytes(squeezedAt)} + 256 KiB mid-way; exit ${run.code} in ${run.durationMs} ms: ${output.split('\n').find((line) => / ERROR /.test(line)) ?? '(no ERROR line)'}`,
+    );
+    assert.equal(run.timedOut, false, describeRun(run));
+    assert.notEqual(run.code, 0, describeRun(run));
+    assert.match(output, new RegExp(`pod 6 \\(${pods.hostOf(6).replaceAll('.', '\\.')}:\\d+\\) ran out of memory while receiving`), describeRun(run));
+    await assertNoOpenSlot(pods, run);
+    assert.equal(await keysOnMasters(pods, all), keys.count, `keys on masters after the stopped run: ${describeRun(run)}`);
+    await assertAllKeys(pods, keys);
+
+    await configSet(pods, [6], 'maxmemory', '0');
+    await runTopologyOk(growArgs, { timeoutMs: 120_000 });
+    await assertClusterShape(pods, { masters: 4, replicasPerMaster: 1 });
+    assert.equal(await keysOnMasters(pods, all), keys.count);
+    await assertAllKeys(pods, keys);
+  } finally {
+    await pods.destroy();
+  }
+});
+
+test('(c) a rerun after a killed run, with too little memory for the rest: it closes the open slots first, then refuses', async () => {
+  const keys: KeySet = { prefix: 'reopen', count: 60_000, valueSize: 300 };
+  const { pods, growArgs } = await startCluster(keys);
+  try {
+    const slowGrow = [...growArgs, '--max-keys-per-second', '3000'];
+    const killed = await runActingOn(slowGrow, /migrating \d+ slots/, async (running) => {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      running.child.kill('SIGKILL');
+    });
+    assert.equal(killed.signal, 'SIGKILL', `the run finished before the kill: ${describeRun(killed)}`);
+    const leftOpen = await openSlotsAnywhere(pods, all);
+    assert.ok(leftOpen.length > 0, 'the killed run left no slot open: nothing to test');
+    const used = await usedMemory(pods, 6);
+    await configSet(pods, [6], 'maxmemory', String(used + 512 * 1024));
+    console.log(`(c) killed run left ${leftOpen.length} open slot entries; pod 6 uses ${mebibytes(used)}, maxmemory + 512 KiB`);
+
+    const run = await runTopology(growArgs, { timeoutMs: 120_000 });
+    const output = run.stdout + run.stderr;
+    console.log(`(c) rerun: exit ${run.code} in ${run.durationMs} ms: ${output.split('\n').find((line) => / ERROR /.test(line)) ?? '(no ERROR line)'}`);
+    assert.equal(run.timedOut, false, describeRun(run));
+    assert.notEqual(run.code, 0, `expected a refusal for memory: ${describeRun(run)}`);
+    assert.match(output, /memory/, describeRun(run));
+    await assertNoOpenSlot(pods, run);
+    assert.equal(await keysOnMasters(pods, all), keys.count);
+    await assertAllKeys(pods, keys);
+
+    await configSet(pods, [6], 'maxmemory', '0');
+    await runTopologyOk(growArgs, { timeoutMs: 120_000 });
+    await assertClusterShape(pods, { masters: 4, replicasPerMaster: 1 });
+    await assertAllKeys(pods, keys);
+  } finally {
+    await pods.destroy();
+  }
+});
