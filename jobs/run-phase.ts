@@ -18,7 +18,7 @@ import type { ClusterView, Plan, PlanPhase } from './plan/model';
 import type { Pod } from './pod';
 import type { Log } from './progress';
 import type { Connections } from './redis/connections';
-import { describeServer, type ServerIdentity } from './redis/server';
+import { describeServer, type ServerCapabilities, type ServerIdentity } from './redis/server';
 import type { Settings } from './settings';
 
 /** A plan still not empty after this many rounds means something else keeps changing the cluster. */
@@ -87,7 +87,7 @@ export async function runPhase(phase: PlanPhase, settings: Settings, pods: reado
       checkCapacity(observation.view, plan.steps, survey);
     } catch (refusal) {
       // Open slots are closed whatever else is refused, so a refusal never leaves them open.
-      if (!settings.dryRun) await executeRepairsOnly(context, plan, observation.view);
+      if (!settings.dryRun) await executeRepairsOnly(context, plan, observation.view, observation.capabilities);
       throw refusal;
     }
     if (settings.dryRun) return;
@@ -98,7 +98,7 @@ export async function runPhase(phase: PlanPhase, settings: Settings, pods: reado
       }
     }
     try {
-      await execute(context, plan, observation.view, survey);
+      await execute(context, plan, observation.view, observation.capabilities, survey);
     } catch (error) {
       if (error instanceof Refusal || !(error instanceof TopologyError) || round >= maxRounds) {
         await closeOpenSlots(context);
@@ -113,7 +113,7 @@ export async function runPhase(phase: PlanPhase, settings: Settings, pods: reado
   }
 }
 
-function execute(context: PhaseContext, plan: Plan, view: ClusterView, survey: Survey | undefined): Promise<void> {
+function execute(context: PhaseContext, plan: Plan, view: ClusterView, capabilities: readonly ServerCapabilities[], survey: Survey | undefined): Promise<void> {
   const { settings, pods, connections, log } = context;
   const executor = new Executor(plan, view, {
     connections,
@@ -124,16 +124,17 @@ function execute(context: PhaseContext, plan: Plan, view: ClusterView, survey: S
     estimatedKeys: keysToMove(view, plan.steps),
     tuning: { ...defaultTuning, slotsInFlight: settings.slotsInFlight, maxKeysPerSecond: settings.maxKeysPerSecond },
     survey: survey?.slots,
+    capabilities,
   });
   return executor.run();
 }
 
 /** Runs only the plan's open-slot repairs (they come first). */
-async function executeRepairsOnly(context: PhaseContext, plan: Plan, view: ClusterView): Promise<void> {
+async function executeRepairsOnly(context: PhaseContext, plan: Plan, view: ClusterView, capabilities: readonly ServerCapabilities[]): Promise<void> {
   const repairs = plan.steps.filter((step) => step.kind === 'repairOpenSlot');
   if (repairs.length === 0) return;
   context.log.info(`${context.phase}: closing ${repairs.length} open slot(s) first`);
-  await execute(context, { ...plan, steps: repairs }, view, undefined);
+  await execute(context, { ...plan, steps: repairs }, view, capabilities, undefined);
 }
 
 /**
@@ -144,7 +145,7 @@ async function executeRepairsOnly(context: PhaseContext, plan: Plan, view: Clust
 async function closeOpenSlots(context: PhaseContext): Promise<void> {
   try {
     const observation = await observe(context.connections, context.pods, { countKeysPerSlot: true });
-    await executeRepairsOnly(context, planPhase(observation.view, context.settings, context.phase), observation.view);
+    await executeRepairsOnly(context, planPhase(observation.view, context.settings, context.phase), observation.view, observation.capabilities);
   } catch (error) {
     context.log.warn(`${context.phase}: could not close the open slots now (${describeError(error)}); the next run closes them first`);
   }

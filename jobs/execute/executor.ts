@@ -8,6 +8,7 @@ import { SlotMigrator } from '../migrate/slot-migrator';
 import type { MigrationTuning } from '../migrate/tuning';
 import { readPod } from '../observe/read';
 import type { SurveyedSlot } from '../observe/slot-survey';
+import type { ServerCapabilities } from '../redis/server';
 import { describeStep } from '../plan/describe';
 import type { ClusterView, OpenSlotRepair, Plan, Step } from '../plan/model';
 import { toRanges } from '../plan/slots';
@@ -28,6 +29,8 @@ export interface ExecutionOptions {
   readonly tuning: MigrationTuning;
   /** What the moving slots hold, measured before the run. */
   readonly survey?: ReadonlyMap<number, SurveyedSlot>;
+  /** Each pod's server capabilities, index = ordinal. */
+  readonly capabilities: readonly ServerCapabilities[];
 }
 
 export class Executor {
@@ -53,6 +56,7 @@ export class Executor {
         client: (pod: Pod) => options.connections.client(pod),
         podOf: (id: string) => this.podOf(id),
         masters: () => this.masters,
+        capabilities: (pod: Pod) => options.capabilities[pod.ordinal] ?? { setSlotWaitsForReplicas: false, migrateSlots: false },
         password: options.password,
         log: options.log,
       },

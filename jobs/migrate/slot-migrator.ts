@@ -12,6 +12,7 @@ import type { Pod } from '../pod';
 import { MigrationProgress, type Log } from '../progress';
 import { call, withRetry } from '../redis/command';
 import { RetryableError, isRedisError } from '../redis/errors';
+import type { ServerCapabilities } from '../redis/server';
 import { KeyMover, ReceiverOutOfMemory } from './key-mover';
 import { MigrateLanes } from './lanes';
 import { RateLimiter } from './rate-limiter';
@@ -22,6 +23,8 @@ export interface MigrationEnvironment {
   podOf(nodeId: string): Pod;
   /** Every master to tell about the new owner, besides source and target. */
   masters(): readonly Pod[];
+  /** What the pod's server can do (probed when the cluster was observed). */
+  capabilities(pod: Pod): ServerCapabilities;
   readonly password: string | undefined;
   readonly log: Log;
 }
@@ -200,6 +203,13 @@ export class SlotMigrator {
    */
   private async claimOnTarget(target: Pod, toId: string, slots: readonly number[]): Promise<ReceiverOutOfMemory | undefined> {
     const client = await this.environment.client(target);
+    // Valkey 8+: SETSLOT waits for the replicas, and a command that blocks inside MULTI aborts the
+    // server. There each slot is taken on its own (each NODE on an importing slot bumps the epoch
+    // itself), pipelined.
+    if (this.environment.capabilities(target).setSlotWaitsForReplicas) {
+      await Promise.all(slots.map((slot) => call(client, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId)));
+      return undefined;
+    }
     const transaction = client.multi();
     slots.forEach((slot, index) => {
       if (index < slots.length - 1) transaction.call('CLUSTER', 'SETSLOT', String(slot), 'STABLE');

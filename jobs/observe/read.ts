@@ -4,10 +4,10 @@ import { TopologyError, describeError } from '../errors';
 import type { ClusterView } from '../plan/model';
 import { slotCount } from '../plan/slots';
 import type { Pod } from '../pod';
-import { readFromPod } from '../redis/command';
+import { call, readFromPod } from '../redis/command';
 import { connectionError, type Connections } from '../redis/connections';
 import { isRedisError } from '../redis/errors';
-import { serverIdentity, type ServerIdentity } from '../redis/server';
+import { capabilitiesFrom, serverIdentity, type ServerCapabilities, type ServerIdentity } from '../redis/server';
 import { parseClusterNodes, parseInfo } from './cluster-nodes';
 import { buildView, keyCount, type PodReport } from './view';
 
@@ -87,6 +87,24 @@ export interface Observation {
   readonly reports: readonly PodReport[];
   /** Each pod's server, in ordinal order. */
   readonly servers: readonly ServerIdentity[];
+  /** Each pod's capabilities, in ordinal order. */
+  readonly capabilities: readonly ServerCapabilities[];
+}
+
+/** Capabilities per client: probed once per connection (a server does not change under it). */
+const probed = new WeakMap<Redis, Promise<ServerCapabilities>>();
+
+/** What the node can do, from COMMAND DOCS / COMMAND INFO (an older server without them can do neither). */
+export function probeCapabilities(client: Redis): Promise<ServerCapabilities> {
+  let capabilities = probed.get(client);
+  if (!capabilities) {
+    capabilities = Promise.all([
+      call(client, 'COMMAND', 'DOCS', 'cluster|setslot').catch(() => []),
+      call(client, 'COMMAND', 'INFO', 'cluster|migrateslots').catch(() => []),
+    ]).then(([docs, info]) => capabilitiesFrom(docs, info));
+    probed.set(client, capabilities);
+  }
+  return capabilities;
 }
 
 export interface ObserveOptions {
@@ -107,5 +125,6 @@ export async function observe(connections: Connections, pods: readonly Pod[], op
       return countKeysBySlot(await connections.client(report.pod), report);
     }),
   );
-  return { view: buildView(reports, keysBySlot), reports, servers: reports.map((report) => serverIdentity(report.info)) };
+  const capabilities = await Promise.all(pods.map(async (pod) => probeCapabilities(await connections.client(pod))));
+  return { view: buildView(reports, keysBySlot), reports, servers: reports.map((report) => serverIdentity(report.info)), capabilities };
 }

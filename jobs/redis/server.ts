@@ -24,3 +24,22 @@ export function serverIdentity(info: Readonly<Record<string, string>>): ServerId
 export function describeServer(server: ServerIdentity): string {
   return `${server.kind === 'valkey' ? 'Valkey' : 'Redis'} ${server.version}`;
 }
+
+/** What a node can do, probed with COMMAND INFO / COMMAND DOCS rather than read from its version. */
+export interface ServerCapabilities {
+  /**
+   * CLUSTER SETSLOT waits for the node's replicas (Valkey 8+, recognised by its TIMEOUT argument):
+   * it must not be sent inside MULTI, where a blocking command aborts the server.
+   */
+  readonly setSlotWaitsForReplicas: boolean;
+  /** The server moves slots itself: Valkey's CLUSTER MIGRATESLOTS (9.0+). */
+  readonly migrateSlots: boolean;
+}
+
+/** The capabilities, from a COMMAND DOCS reply for cluster|setslot and COMMAND INFO for cluster|migrateslots. */
+export function capabilitiesFrom(setSlotDocs: unknown, migrateSlotsInfo: unknown): ServerCapabilities {
+  const mentionsTimeout = (value: unknown): boolean =>
+    Array.isArray(value) ? value.some(mentionsTimeout) : typeof value === 'string' && value.toLowerCase() === 'timeout';
+  const known = Array.isArray(migrateSlotsInfo) && migrateSlotsInfo.some((entry) => entry !== null && entry !== undefined);
+  return { setSlotWaitsForReplicas: mentionsTimeout(setSlotDocs), migrateSlots: known };
+}
