@@ -22,6 +22,13 @@ export const ENV = {
   replicaSyncTimeoutSeconds: 'REPLICA_SYNC_TIMEOUT_SECONDS',
   slotsInFlight: 'MIGRATION_SLOTS_IN_FLIGHT',
   maxKeysPerSecond: 'MIGRATION_MAX_KEYS_PER_SECOND',
+  /** TLS is on when this is set: the CA (PEM) the pods' certificates must chain to. */
+  tlsCaFile: 'TLS_CA_FILE',
+  /** Client certificate and key (PEM), for pods that require one. */
+  tlsCertFile: 'TLS_CERT_FILE',
+  tlsKeyFile: 'TLS_KEY_FILE',
+  /** The name each pod's certificate is checked against, `{ordinal}` standing for its ordinal; default the pod's host. */
+  tlsServerName: 'TLS_SERVER_NAME',
 } as const;
 
 /** Every variable of ENV, e.g. for a test harness that must not leak its own environment into the program. */

@@ -39,7 +39,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     return 2;
   }
   registerSecret(settings.password);
-  const connections = new Connections(settings.password);
+  const connections = new Connections(settings.password, settings.tls);
   const started = Date.now();
   let lease: RunLease | undefined;
   try {
@@ -53,7 +53,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     }
     log.info(`pods: ${pods.map((pod) => `${pod.ordinal}=${pod.host}:${pod.port}${pod.ip !== pod.host ? ` (${pod.ip})` : ''}`).join(', ')}`);
     // A dry run changes nothing, so it needs no lease.
-    lease = settings.dryRun ? undefined : await RunLease.acquire(pods[0]!, settings.password, settings.phase, log, settings.podWaitTimeoutMs);
+    lease = settings.dryRun ? undefined : await RunLease.acquire(pods[0]!, settings.password, settings.phase, log, settings.podWaitTimeoutMs, settings.tls);
     const phases: PlanPhase[] = settings.phase === 'all' ? ['pre', 'post'] : [settings.phase];
     for (const phase of phases) {
       await runPhase(phase, settings, pods, connections, log);

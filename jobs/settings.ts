@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { BOUNDS, DEFAULTS, ENV, MAX_PODS, desiredPodCount, type Bounds, type DesiredShape } from './contract';
 import { UsageError } from './errors';
 import type { PodAddress } from './pod';
+import { ORDINAL_PLACEHOLDER, type TlsSettings } from './redis/tls';
 
 export type Phase = 'pre' | 'post' | 'all';
 
@@ -33,14 +34,17 @@ export interface Settings extends DesiredShape {
   readonly slotsInFlight: number;
   /** Keys migrated per second at most, all pairs together; 0 = no limit. */
   readonly maxKeysPerSecond: number;
+  /** TLS to every pod, verifying its certificate; undefined = plain TCP. */
+  readonly tls: TlsSettings | undefined;
 }
 
 export const usage = `Usage: topology --phase pre|post|all --masters M --replicas-per-master R
        [--pods HOST:PORT,HOST:PORT,...] [--password-file FILE] [--dry-run]
+       [--tls-ca-file FILE [--tls-cert-file FILE [--tls-key-file FILE]] [--tls-server-name NAME]]
        [--slots-in-flight N] [--max-keys-per-second N]
 
 Environment equivalents: ${ENV.phase}, ${ENV.masters}, ${ENV.replicasPerMaster}, ${ENV.pods}, ${ENV.passwordFile}, ${ENV.dryRun}=true,
-${ENV.slotsInFlight}, ${ENV.maxKeysPerSecond}; a flag wins over its variable.
+${ENV.slotsInFlight}, ${ENV.maxKeysPerSecond}, ${ENV.tlsCaFile}, ${ENV.tlsCertFile}, ${ENV.tlsKeyFile}, ${ENV.tlsServerName}; a flag wins over its variable.
 Password from --password-file, else ${ENV.password}, else none.
 Without --pods, pods are found by DNS:
   $${ENV.statefulSetName}-<ordinal>.$${ENV.headlessService}.$${ENV.namespace}.svc.$${ENV.clusterDomain}:$${ENV.port}
@@ -51,7 +55,12 @@ ${ENV.replicaSyncTimeoutSeconds} (default ${DEFAULTS.replicaSyncTimeoutSeconds})
 --slots-in-flight: slots each source/target pair migrates at a time, ${BOUNDS.slotsInFlight.min}..${BOUNDS.slotsInFlight.max} (default ${DEFAULTS.slotsInFlight});
   more moves keys faster, fewer keeps client latency on the moving masters lower.
 --max-keys-per-second: a cap on keys migrated per second, all pairs together, ${BOUNDS.maxKeysPerSecond.min}..${BOUNDS.maxKeysPerSecond.max}
-  (default ${DEFAULTS.maxKeysPerSecond}, no cap); a cap leaves the masters CPU for their clients on a busy machine.`;
+  (default ${DEFAULTS.maxKeysPerSecond}, no cap); a cap leaves the masters CPU for their clients on a busy machine.
+--tls-ca-file: connect over TLS and verify every pod's certificate against this CA (PEM);
+--tls-cert-file, --tls-key-file: the client certificate and its key (default: in the certificate's file), for pods
+  that require one;
+--tls-server-name: the name each pod's certificate must carry, ${ORDINAL_PLACEHOLDER} standing for its ordinal (default: the
+  pod's host; needed with --pods as IPs, e.g. redis-cluster-${ORDINAL_PLACEHOLDER}.redis-cluster-svc.default.svc.cluster.local).`;
 
 /** Flags that take a value, and the variable each stands for. */
 const valueFlags = {
@@ -62,6 +71,10 @@ const valueFlags = {
   'password-file': ENV.passwordFile,
   'slots-in-flight': ENV.slotsInFlight,
   'max-keys-per-second': ENV.maxKeysPerSecond,
+  'tls-ca-file': ENV.tlsCaFile,
+  'tls-cert-file': ENV.tlsCertFile,
+  'tls-key-file': ENV.tlsKeyFile,
+  'tls-server-name': ENV.tlsServerName,
 } as const;
 
 const options = {
@@ -131,7 +144,35 @@ export function parseSettings(argv: readonly string[], env: Env, readFile: (path
     replicaSyncTimeoutMs: parseSeconds(env[ENV.replicaSyncTimeoutSeconds], DEFAULTS.replicaSyncTimeoutSeconds, ENV.replicaSyncTimeoutSeconds),
     slotsInFlight,
     maxKeysPerSecond,
+    tls: parseTls(setting),
   };
+}
+
+/** A DNS name, once the ordinal is put in. */
+const SERVER_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i;
+
+/** TLS is on with a CA; a client certificate needs its key; the files are read when connecting (they may be rotated meanwhile). */
+function parseTls(setting: (variable: string) => string | undefined): TlsSettings | undefined {
+  const caFile = setting(ENV.tlsCaFile);
+  const certFile = setting(ENV.tlsCertFile);
+  const keyFile = setting(ENV.tlsKeyFile);
+  const serverName = setting(ENV.tlsServerName);
+  if (caFile === undefined) {
+    const orphan =
+      certFile !== undefined ? '--tls-cert-file' : keyFile !== undefined ? '--tls-key-file' : serverName !== undefined ? '--tls-server-name' : undefined;
+    if (orphan) throw new UsageError(`${orphan} needs --tls-ca-file (${ENV.tlsCaFile}): TLS is on only with a CA to verify the pods against`);
+    return undefined;
+  }
+  if (keyFile !== undefined && certFile === undefined) {
+    throw new UsageError(`--tls-key-file (${ENV.tlsKeyFile}) needs --tls-cert-file (${ENV.tlsCertFile}): a key without its certificate is no use`);
+  }
+  if (serverName !== undefined && !SERVER_NAME.test(serverName.split(ORDINAL_PLACEHOLDER).join('0'))) {
+    throw new UsageError(
+      `--tls-server-name (${ENV.tlsServerName}) must be a DNS name, ${ORDINAL_PLACEHOLDER} standing for the pod's ordinal, got '${serverName}'`,
+    );
+  }
+  // A certificate file without a key file holds the key too (one PEM with both).
+  return { caFile, ...(certFile === undefined ? {} : { certFile, keyFile: keyFile ?? certFile }), ...(serverName === undefined ? {} : { serverName }) };
 }
 
 /** util.parseArgs, with its errors turned into one UsageError naming the flag. */

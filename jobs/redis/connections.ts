@@ -5,12 +5,17 @@ import { sleep } from '../clock';
 import type { Pod } from '../pod';
 import type { Log } from '../progress';
 import { isRedisError } from './errors';
+import { tlsFailure, tlsOptionsFor, type TlsSettings } from './tls';
 
 export class Connections {
   private readonly clients = new Map<number, Redis>();
   private closed = false;
 
-  constructor(private readonly password: string | undefined) {}
+  /** With `tls`, every pod is reached over TLS and its certificate verified (jobs/redis/tls.ts). */
+  constructor(
+    private readonly password: string | undefined,
+    private readonly tls?: TlsSettings,
+  ) {}
 
   /** A connected client for the pod; a clear error names the pod if it cannot be reached. */
   async connect(pod: Pod, connectTimeoutMs = 5000): Promise<Redis> {
@@ -24,6 +29,7 @@ export class Connections {
       host: pod.ip,
       port: pod.port,
       password: this.password,
+      ...(this.tls === undefined ? {} : { tls: tlsOptionsFor(pod, this.tls) }),
       lazyConnect: true,
       connectTimeout: connectTimeoutMs,
       maxRetriesPerRequest: 2,
@@ -47,7 +53,7 @@ export class Connections {
       await client.ping();
     } catch (error) {
       client.disconnect();
-      throw connectionError(pod, lastError ?? error);
+      throw connectionError(pod, lastError ?? error, this.tls);
     }
     this.clients.set(pod.ordinal, client);
     return client;
@@ -66,8 +72,9 @@ export class Connections {
           await (await this.connect(pod, 3000)).ping();
           break;
         } catch (error) {
-          const failure = connectionError(pod, error);
-          if (failure instanceof AuthenticationError || Date.now() > deadline) throw failure;
+          const failure = connectionError(pod, error, this.tls);
+          // A refused password or certificate stays refused: fail at once rather than wait.
+          if (failure instanceof Refusal || Date.now() > deadline) throw failure;
           if (Date.now() - lastLog > 10_000) {
             log.info(`waiting for ${pod.name} to answer: ${failure.message}`);
             lastLog = Date.now();
@@ -110,8 +117,14 @@ export class AuthenticationError extends Refusal {
   }
 }
 
-export function connectionError(pod: Pod, error: unknown): TopologyError {
+/** Why a pod cannot be used, for the operator; `tls` (the program's TLS settings) names the CA file in certificate errors. */
+export function connectionError(pod: Pod, error: unknown, tls?: TlsSettings): TopologyError {
   if (error instanceof TopologyError) return error;
   if (isRedisError(error, 'authentication')) return new AuthenticationError(pod);
-  return new TopologyError(`${pod.name} is unreachable: ${describeError(error)}`, 'check that the pod is running and the address is right');
+  const tlsRefusal = tlsFailure(pod, error, tls);
+  if (tlsRefusal) return tlsRefusal;
+  return new TopologyError(
+    `${pod.name} is unreachable: ${describeError(error)}`,
+    `check that the pod is running and the address is right${tls === undefined ? '; if the pods serve TLS, give the program their CA (--tls-ca-file)' : ''}`,
+  );
 }

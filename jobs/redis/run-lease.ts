@@ -11,6 +11,7 @@ import { formatDuration } from '../format';
 import type { Pod } from '../pod';
 import type { Log } from '../progress';
 import { connectionError } from './connections';
+import { tlsOptionsFor, type TlsSettings } from './tls';
 
 const prefix = 'topology-run-';
 
@@ -38,12 +39,13 @@ export class RunLease {
   private constructor(private readonly connection: Redis) {}
 
   /** Waits (bounded by `timeoutMs`) until this run is the oldest one connected to `pod`. */
-  static async acquire(pod: Pod, password: string | undefined, phase: string, log: Log, timeoutMs: number): Promise<RunLease> {
+  static async acquire(pod: Pod, password: string | undefined, phase: string, log: Log, timeoutMs: number, tls?: TlsSettings): Promise<RunLease> {
     const name = `${prefix}${Date.now()}-${randomBytes(4).toString('hex')}-${phase}`;
     const connection = new Redis({
       host: pod.ip,
       port: pod.port,
       password,
+      ...(tls === undefined ? {} : { tls: tlsOptionsFor(pod, tls) }),
       connectionName: name,
       lazyConnect: true,
       connectTimeout: 5000,
@@ -80,7 +82,7 @@ export class RunLease {
     } catch (error) {
       connection.disconnect();
       if (error instanceof Refusal) throw error;
-      throw connectionError(pod, lastError ?? error);
+      throw connectionError(pod, lastError ?? error, tls);
     }
   }
 

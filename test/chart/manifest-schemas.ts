@@ -1,4 +1,4 @@
-// Checks Kubernetes objects against the Kubernetes OpenAPI schemas (kubernetes-models' validators; the Flux
+// Checks Kubernetes objects against the Kubernetes OpenAPI schemas (kubernetes-models' validators; the Flux,
 // Prometheus Operator and cert-manager custom resources against their CRDs' schemas) and, because those accept unknown
 // fields, also against the models' TypeScript types with excess-property checks, so a misspelt or misplaced
 // field anywhere in an object is an error.

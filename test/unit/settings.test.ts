@@ -129,6 +129,32 @@ test('--dry-run takes no value: --dry-run=yes is refused, naming it', () => {
   assert.equal(parseSettings([...base, '--dry-run'], {}).dryRun, true);
 });
 
+test('TLS: on with a CA; a certificate file alone holds its key; a key, a certificate or a server name without a CA is refused', () => {
+  assert.equal(parseSettings(base, {}).tls, undefined);
+  assert.deepEqual(parseSettings([...base, '--tls-ca-file', '/tls/ca.crt', '--tls-cert-file', '/tls/both.pem'], {}).tls, {
+    caFile: '/tls/ca.crt',
+    certFile: '/tls/both.pem',
+    keyFile: '/tls/both.pem',
+  });
+  assert.deepEqual(parseSettings([...base, '--tls-server-name', 'redis-cluster-{ordinal}.svc.cluster.local'], { TLS_CA_FILE: '/ca' }).tls, {
+    caFile: '/ca',
+    serverName: 'redis-cluster-{ordinal}.svc.cluster.local',
+  });
+  const refused: Array<[string[], RegExp]> = [
+    [['--tls-cert-file', '/tls/tls.crt'], /^--tls-cert-file needs --tls-ca-file \(TLS_CA_FILE\)/],
+    [['--tls-server-name', 'a.b'], /^--tls-server-name needs --tls-ca-file/],
+    [['--tls-ca-file', '/ca', '--tls-key-file', '/k'], /^--tls-key-file \(TLS_KEY_FILE\) needs --tls-cert-file/],
+    [['--tls-ca-file', '/ca', '--tls-server-name', 'redis_{ordinal}'], /^--tls-server-name \(TLS_SERVER_NAME\) must be a DNS name.*got 'redis_\{ordinal\}'/],
+  ];
+  for (const [flags, message] of refused) {
+    assert.throws(
+      () => parseSettings([...base, ...flags], {}),
+      (error: unknown) => error instanceof UsageError && message.test(error.message),
+      flags.join(' '),
+    );
+  }
+});
+
 test(`masters x (1 + replicas) over ${MAX_PODS} pods is refused, at the edge too`, () => {
   const shape = (masters: number, replicas: number) => ['--phase', 'post', '--masters', String(masters), '--replicas-per-master', String(replicas)];
   assert.equal(parseSettings(shape(500, 1), {}).masters, 500, '1000 pods is allowed');
@@ -146,7 +172,8 @@ const required = { [ENV.phase]: 'post', [ENV.masters]: '3', [ENV.replicasPerMast
 const readPasswordFile = (path: string) => (path === '/run/secrets/redis' ? 'from-file\n' : 'from-another-file');
 
 // Keyed by the contract: a variable added there without a case here does not compile.
-const envCases: { [Name in keyof typeof ENV]: { value: string; read: (settings: Settings) => unknown; expected: unknown } } = {
+// `with`: other variables the case needs to mean anything (a client certificate needs TLS on).
+const envCases: { [Name in keyof typeof ENV]: { value: string; read: (settings: Settings) => unknown; expected: unknown; with?: Record<string, string> } } = {
   phase: { value: 'pre', read: (settings) => settings.phase, expected: 'pre' },
   masters: { value: '4', read: (settings) => settings.masters, expected: 4 },
   replicasPerMaster: { value: '2', read: (settings) => settings.replicasPerMaster, expected: 2 },
@@ -171,14 +198,28 @@ const envCases: { [Name in keyof typeof ENV]: { value: string; read: (settings: 
   replicaSyncTimeoutSeconds: { value: '60', read: (settings) => settings.replicaSyncTimeoutMs, expected: 60_000 },
   slotsInFlight: { value: '8', read: (settings) => settings.slotsInFlight, expected: 8 },
   maxKeysPerSecond: { value: '5000', read: (settings) => settings.maxKeysPerSecond, expected: 5000 },
+  tlsCaFile: { value: '/tls/ca.crt', read: (settings) => settings.tls, expected: { caFile: '/tls/ca.crt' } },
+  tlsCertFile: { value: '/tls/tls.pem', read: (settings) => settings.tls?.certFile, expected: '/tls/tls.pem', with: { [ENV.tlsCaFile]: '/tls/ca.crt' } },
+  tlsKeyFile: {
+    value: '/tls/tls.key',
+    read: (settings) => settings.tls?.keyFile,
+    expected: '/tls/tls.key',
+    with: { [ENV.tlsCaFile]: '/tls/ca.crt', [ENV.tlsCertFile]: '/tls/tls.crt' },
+  },
+  tlsServerName: {
+    value: 'redis-{ordinal}.svc',
+    read: (settings) => settings.tls?.serverName,
+    expected: 'redis-{ordinal}.svc',
+    with: { [ENV.tlsCaFile]: '/tls/ca.crt' },
+  },
 };
 
 test("every variable of the contract's ENV is read, and changes its setting", () => {
-  for (const [key, { value, read, expected }] of Object.entries(envCases)) {
+  for (const [key, { value, read, expected, with: needed }] of Object.entries(envCases)) {
     const name = ENV[key as keyof typeof ENV];
-    const without = read(parseSettings([], required, readPasswordFile));
+    const without = read(parseSettings([], { ...required, ...needed }, readPasswordFile));
     assert.notDeepEqual(without, expected, `${name}: the case must differ from what a run gets without it`);
-    assert.deepEqual(read(parseSettings([], { ...required, [name]: value }, readPasswordFile)), expected, name);
+    assert.deepEqual(read(parseSettings([], { ...required, ...needed, [name]: value }, readPasswordFile)), expected, name);
   }
 });
 
