@@ -9,6 +9,8 @@ export type {
   MonitoringSettings,
   ServiceMonitorSettings,
   PrometheusRuleSettings,
+  TlsSettings,
+  CertificateIssuerReference,
 } from './props';
 export { validateProps, InvalidPropError } from './validate';
 export { synthToDist, StatefulSetReplacementError, type SynthToDistOptions, type SynthResult } from './synth-to-dist';

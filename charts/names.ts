@@ -18,6 +18,11 @@ export function metricsServiceName(cluster: ResolvedProps): string {
   return `${cluster.statefulSetName}-metrics`;
 }
 
+/** The cert-manager Certificate the chart emits with `tls.issuer`. */
+export function certificateName(cluster: ResolvedProps): string {
+  return `${cluster.statefulSetName}-tls`;
+}
+
 export function podName(cluster: ResolvedProps, ordinal: number): string {
   return `${cluster.statefulSetName}-${ordinal}`;
 }
@@ -105,6 +110,9 @@ export function derivedNames(cluster: ResolvedProps): DerivedName[] {
     if (cluster.monitoring.prometheusRule !== undefined) {
       names.push({ what: 'PrometheusRule', name: cluster.statefulSetName, prop: 'statefulSetName', maxLength: 253, rule: 'dns-subdomain' });
     }
+  }
+  if (cluster.tls?.issuer !== undefined) {
+    names.push({ what: 'Certificate', name: certificateName(cluster), prop: 'statefulSetName', maxLength: 253, rule: 'dns-subdomain' });
   }
   if (cluster.gitops === 'flux') {
     for (const stage of ['pre', 'main', 'post'] as const) {

@@ -127,6 +127,61 @@ export interface MonitoringSettings {
   readonly prometheusRule?: PrometheusRuleSettings;
 }
 
+/** A cert-manager issuer (Issuer or ClusterIssuer) that signs the pods' certificate. */
+export interface CertificateIssuerReference {
+  /** Name of the Issuer or ClusterIssuer. */
+  readonly name: string;
+  /**
+   * Its kind: `Issuer` (in the cluster's namespace), `ClusterIssuer`, or an external issuer's kind.
+   * @default 'Issuer'
+   */
+  readonly kind?: string;
+  /**
+   * Its API group (an external issuer's own group, e.g. `awspca.cert-manager.io`).
+   * @default 'cert-manager.io'
+   */
+  readonly group?: string;
+}
+
+/**
+ * TLS on the client port, the cluster bus and replication, with certificates from a Secret holding
+ * `tls.crt`, `tls.key` and `ca.crt` (docs/operations.md, "TLS"). The pods, their probes, the preStop
+ * hook, the exporter and the topology Jobs all verify the pods' certificates against `ca.crt`. A new
+ * certificate in the Secret is loaded by the running pods within seconds, without a restart.
+ */
+export interface TlsSettings {
+  /**
+   * The Secret (same namespace) with `tls.crt`, `tls.key` and `ca.crt` that the pods and the Jobs mount.
+   * With `issuer` the chart's Certificate writes it; without, you create it before the first sync. The
+   * certificate must be valid for every pod's DNS name (`*.<headlessServiceName>.<namespace>.svc.<clusterDomain>`)
+   * and, with `requireClientCertificates`, for client authentication too.
+   * @default - `<statefulSetName>-tls` with `issuer`; required without it
+   */
+  readonly secretName?: string;
+  /**
+   * A cert-manager issuer: the chart then emits a Certificate `<statefulSetName>-tls` for every pod's DNS name and
+   * the client Service's names, which cert-manager writes to `secretName` and renews before it expires. Needs
+   * `namespace` (the names contain it) and an issuer that fills in `ca.crt` (a CA or self-signed issuer, Vault, ...).
+   * @default - no Certificate: `secretName` names a Secret you provide
+   */
+  readonly issuer?: CertificateIssuerReference;
+  /**
+   * Whether every client must present a certificate the CA signed (`tls-auth-clients yes`), besides the
+   * password. This makes the cluster bus and replication mutually authenticated (the bus has no password);
+   * your applications then need a client certificate too. With false (`tls-auth-clients no`) only the
+   * servers prove who they are, and the bus is encrypted but open to anyone who reaches it (use `networkPolicy`).
+   * @default true
+   */
+  readonly requireClientCertificates?: boolean;
+  /**
+   * Also serve plaintext clients on this port, for applications still moving to TLS (the cluster bus and
+   * replication stay TLS; a plaintext client is redirected to other nodes' plaintext port). 1 to 65535,
+   * not the client (6379), bus (16379) or metrics (9121) port.
+   * @default - none: no plaintext port (`port 0`)
+   */
+  readonly plaintextPort?: number;
+}
+
 export interface RedisClusterChartProps {
   /**
    * Number of masters, i.e. how many parts the 16384 hash slots are split into: 3 to 1000, and
@@ -287,4 +342,10 @@ export interface RedisClusterChartProps {
    * @default - no exporter, no metrics Service
    */
   readonly monitoring?: MonitoringSettings;
+  /**
+   * TLS on the client port (6379), the cluster bus and replication, with a certificate from a Secret you
+   * name or from a cert-manager Certificate the chart emits (docs/operations.md, "TLS").
+   * @default - no TLS: plaintext on port 6379
+   */
+  readonly tls?: TlsSettings;
 }

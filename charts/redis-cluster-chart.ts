@@ -2,6 +2,7 @@ import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { FluxKustomizations } from './flux-kustomizations';
 import type { RedisClusterChartProps } from './props';
+import { RedisCertificate } from './redis-certificate';
 import { RedisConfig } from './redis-config';
 import { RedisDisruptionBudget } from './redis-disruption-budget';
 import { RedisMonitoring } from './redis-monitoring';
@@ -34,6 +35,7 @@ export class RedisClusterChart extends Chart {
   readonly disruptionBudget: RedisDisruptionBudget;
   readonly networkPolicy?: RedisNetworkPolicy;
   readonly monitoring?: RedisMonitoring;
+  readonly certificate?: RedisCertificate;
   readonly topologyJobs: TopologyJobs;
   readonly fluxKustomizations?: FluxKustomizations;
 
@@ -49,6 +51,7 @@ export class RedisClusterChart extends Chart {
     this.disruptionBudget = new RedisDisruptionBudget(this, 'DisruptionBudget', { cluster });
     if (cluster.networkPolicy !== undefined) this.networkPolicy = new RedisNetworkPolicy(this, 'NetworkPolicy', { cluster });
     if (cluster.monitoring !== undefined) this.monitoring = new RedisMonitoring(this, 'Monitoring', { cluster });
+    if (cluster.tls?.issuer !== undefined) this.certificate = new RedisCertificate(this, 'Certificate', { cluster });
     this.topologyJobs = new TopologyJobs(this, 'Topology', { cluster, bundle: topologyBundle });
     if (cluster.gitops === 'flux') this.fluxKustomizations = new FluxKustomizations(this, 'Flux', { cluster });
   }

@@ -20,8 +20,8 @@ function metricsScrapers(cluster: ResolvedProps): k8s.NetworkPolicyPeer[] {
 }
 
 /**
- * Ingress to the Redis pods: the cluster bus only from other Redis pods; the client port from the
- * Redis pods, the topology Jobs and the clients (the chosen pods, else every pod of the namespace);
+ * Ingress to the Redis pods: the cluster bus only from other Redis pods; the client port (and a plaintext
+ * port kept beside TLS) from the Redis pods, the topology Jobs and the clients (the chosen pods, else every pod of the namespace);
  * with monitoring, the metrics port from the scrapers.
  */
 export class RedisNetworkPolicy extends Construct {
@@ -42,7 +42,13 @@ export class RedisNetworkPolicy extends Construct {
         podSelector: { matchLabels: redisSelectorLabels(cluster) },
         policyTypes: ['Ingress'],
         ingress: [
-          { from: clientPeers, ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(REDIS_PORT) }] },
+          {
+            from: clientPeers,
+            ports: [REDIS_PORT, ...(cluster.tls?.plaintextPort === undefined ? [] : [cluster.tls.plaintextPort])].map((port) => ({
+              protocol: 'TCP',
+              port: k8s.IntOrString.fromNumber(port),
+            })),
+          },
           { from: [redisPods], ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(CLUSTER_BUS_PORT) }] },
           ...(cluster.monitoring === undefined
             ? []

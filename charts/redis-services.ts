@@ -19,17 +19,19 @@ export class RedisServices extends Construct {
   constructor(scope: Construct, id: string, props: RedisServicesProps) {
     super(scope, id);
     const cluster = props.cluster;
-    const ports = [
-      { name: 'client', port: REDIS_PORT, targetPort: k8s.IntOrString.fromString('client'), protocol: 'TCP' },
-      { name: 'cluster-bus', port: CLUSTER_BUS_PORT, targetPort: k8s.IntOrString.fromString('cluster-bus'), protocol: 'TCP' },
-    ];
+    const client = { name: 'client', port: REDIS_PORT, targetPort: k8s.IntOrString.fromString('client'), protocol: 'TCP' };
+    const bus = { name: 'cluster-bus', port: CLUSTER_BUS_PORT, targetPort: k8s.IntOrString.fromString('cluster-bus'), protocol: 'TCP' };
+    const plaintextPort = cluster.tls?.plaintextPort;
+    // With TLS and a plaintext port kept for clients still moving over: 6379 is TLS, this one is not.
+    const plaintext =
+      plaintextPort === undefined ? [] : [{ name: 'plaintext', port: plaintextPort, targetPort: k8s.IntOrString.fromString('plaintext'), protocol: 'TCP' }];
     this.headless = new k8s.KubeService(this, 'Headless', {
       metadata: { name: cluster.headlessServiceName, namespace: cluster.namespace, labels: commonLabels(cluster, 'server') },
       spec: {
         clusterIp: 'None',
         publishNotReadyAddresses: true,
         selector: redisSelectorLabels(cluster),
-        ports,
+        ports: [client, bus, ...plaintext],
       },
     });
     this.client = new k8s.KubeService(this, 'Client', {
@@ -37,7 +39,7 @@ export class RedisServices extends Construct {
       spec: {
         type: 'ClusterIP',
         selector: redisSelectorLabels(cluster),
-        ports: [ports[0]],
+        ports: [client, ...plaintext],
       },
     });
   }

@@ -9,6 +9,7 @@ import { redisPodEnv } from './pod-environment';
 import { CONFIG_MOUNT_PATH, DATA_MOUNT_PATH, RUNTIME_MOUNT_PATH } from './redis-config';
 import { CLUSTER_BUS_PORT, REDIS_PORT, type ResolvedProps } from './resolved-props';
 import { RESTRICTED_CONTAINER_SECURITY_CONTEXT } from './security-context';
+import { tlsEnv, tlsVolumeMounts, tlsVolumes } from './tls-mounts';
 
 export const REDIS_UID = 999;
 
@@ -87,8 +88,9 @@ export class RedisStatefulSet extends Construct {
                 ports: [
                   { name: 'client', containerPort: REDIS_PORT, protocol: 'TCP' },
                   { name: 'cluster-bus', containerPort: CLUSTER_BUS_PORT, protocol: 'TCP' },
+                  ...(cluster.tls?.plaintextPort === undefined ? [] : [{ name: 'plaintext', containerPort: cluster.tls.plaintextPort, protocol: 'TCP' }]),
                 ],
-                env: redisPodEnv(cluster),
+                env: [...redisPodEnv(cluster), ...tlsEnv(cluster, { clientCertificate: true })],
                 readinessProbe: probe('readiness'),
                 // A master hands its slots to its replica before it stops (rolling updates, drains).
                 lifecycle: { preStop: { exec: { command: ['sh', `${CONFIG_MOUNT_PATH}/pre-stop.sh`] } } },
@@ -99,6 +101,7 @@ export class RedisStatefulSet extends Construct {
                   { name: cluster.volumeClaimTemplateName, mountPath: DATA_MOUNT_PATH },
                   { name: 'config', mountPath: CONFIG_MOUNT_PATH, readOnly: true },
                   { name: 'runtime', mountPath: RUNTIME_MOUNT_PATH },
+                  ...tlsVolumeMounts(cluster),
                 ],
               },
               ...(cluster.monitoring === undefined ? [] : [exporterContainer(cluster)]),
@@ -107,6 +110,7 @@ export class RedisStatefulSet extends Construct {
               { name: 'config', configMap: { name: cluster.configMapName, defaultMode: 0o444 } },
               // Holds the effective redis.conf (with the password), so in memory only.
               { name: 'runtime', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('16Mi') } },
+              ...tlsVolumes(cluster, { clientCertificate: true, optional: false }),
             ],
           },
         },

@@ -1,5 +1,5 @@
 import { DEFAULTS } from '../jobs/contract';
-import type { MonitoringSettings, RedisClusterChartProps, ResourceSettings } from './props';
+import type { MonitoringSettings, RedisClusterChartProps, ResourceSettings, TlsSettings } from './props';
 import { quantityValue } from './quantity';
 
 /** The Redis pods' client port: the one the topology program dials (the contract's default). */
@@ -50,6 +50,17 @@ function monitoringWithDefaults(monitoring: MonitoringSettings) {
   };
 }
 
+/** TLS with its defaults; the issuer stays absent unless asked for. */
+function tlsWithDefaults(tls: TlsSettings, statefulSetName: string) {
+  return {
+    secretName: tls?.secretName ?? (tls?.issuer === undefined ? undefined : `${statefulSetName}-tls`),
+    issuer:
+      tls?.issuer === undefined ? undefined : { name: tls.issuer?.name, kind: tls.issuer?.kind ?? 'Issuer', group: tls.issuer?.group ?? 'cert-manager.io' },
+    requireClientCertificates: tls?.requireClientCertificates ?? true,
+    plaintextPort: tls?.plaintextPort,
+  };
+}
+
 /**
  * Every prop with its default filled in: the one place a new prop gets its default. `satisfies`
  * holds the keys to exactly those of RedisClusterChartProps, so validate's list of known props is
@@ -97,6 +108,7 @@ function withDefaults(props: RedisClusterChartProps) {
     migrationMaxKeysPerSecond: props.migrationMaxKeysPerSecond,
     networkPolicy: props.networkPolicy,
     monitoring: props.monitoring === undefined ? undefined : monitoringWithDefaults(props.monitoring),
+    tls: props.tls === undefined ? undefined : tlsWithDefaults(props.tls, statefulSetName),
   } satisfies Record<keyof RedisClusterChartProps, unknown>;
 }
 

@@ -10,6 +10,7 @@ import { fieldRef, passwordEnv } from './pod-environment';
 import { REDIS_PORT, type ResolvedProps } from './resolved-props';
 import { assignStage } from './stages';
 import { RESTRICTED_CONTAINER_SECURITY_CONTEXT } from './security-context';
+import { tlsEnv, tlsVolumeMounts, tlsVolumes } from './tls-mounts';
 
 export const TOPOLOGY_MOUNT_PATH = '/opt/topology';
 export const TOPOLOGY_BUNDLE_KEY = 'topology.cjs';
@@ -35,6 +36,8 @@ export function topologyJobEnv(cluster: ResolvedProps): k8s.EnvVar[] {
     ...(cluster.migrationSlotsInFlight === undefined ? [] : [{ name: ENV.slotsInFlight, value: String(cluster.migrationSlotsInFlight) }]),
     ...(cluster.migrationMaxKeysPerSecond === undefined ? [] : [{ name: ENV.maxKeysPerSecond, value: String(cluster.migrationMaxKeysPerSecond) }]),
     ...passwordEnv(cluster),
+    // The Jobs present the pods' own certificate where the pods require one from every client.
+    ...tlsEnv(cluster, { clientCertificate: cluster.tls?.requireClientCertificates === true }),
   ];
 }
 
@@ -103,6 +106,8 @@ export class TopologyJobs extends Construct {
               runAsNonRoot: true,
               runAsUser: JOBS_UID,
               runAsGroup: JOBS_UID,
+              // Owns the mounted TLS Secret's files (mode 0440), so the Job's user reads them.
+              ...(cluster.tls === undefined ? {} : { fsGroup: JOBS_UID }),
               seccompProfile: { type: 'RuntimeDefault' },
             },
             containers: [
@@ -117,12 +122,14 @@ export class TopologyJobs extends Construct {
                 volumeMounts: [
                   { name: 'topology', mountPath: TOPOLOGY_MOUNT_PATH, readOnly: true },
                   { name: 'tmp', mountPath: '/tmp' },
+                  ...tlsVolumeMounts(cluster),
                 ],
               },
             ],
             volumes: [
               { name: 'topology', configMap: { name: cluster.topologyConfigMapName, defaultMode: 0o444 } },
               { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } },
+              ...tlsVolumes(cluster, { clientCertificate: cluster.tls?.requireClientCertificates === true, optional: true }),
             ],
           },
         },

@@ -2,7 +2,7 @@ import { BOUNDS, MAX_PODS, desiredPodCount, type Bounds } from '../jobs/contract
 import { derivedNames, type DerivedName } from './names';
 import type { RedisClusterChartProps } from './props';
 import { isQuantity, quantityValue } from './quantity';
-import { PROP_NAMES, effectiveMaxmemoryBytes, resolveProps, type ResolvedProps } from './resolved-props';
+import { CLUSTER_BUS_PORT, METRICS_PORT, PROP_NAMES, REDIS_PORT, effectiveMaxmemoryBytes, resolveProps, type ResolvedProps } from './resolved-props';
 
 /** A prop with a value the chart cannot build from. The message names the field, the value and what is allowed. */
 export class InvalidPropError extends Error {
@@ -217,6 +217,43 @@ function requireMonitoring(props: RedisClusterChartProps, resolved: ResolvedProp
   }
 }
 
+function requireTls(props: RedisClusterChartProps, resolved: ResolvedProps): void {
+  if (props.tls === undefined) return;
+  requireObject('tls', props.tls, ['secretName', 'issuer', 'requireClientCertificates', 'plaintextPort']);
+  const tls = resolved.tls!;
+  if (props.tls.issuer !== undefined) {
+    requireObject('tls.issuer', props.tls.issuer, ['name', 'kind', 'group']);
+    requireDnsSubdomain('tls.issuer.name', tls.issuer!.name);
+    if (typeof tls.issuer!.kind !== 'string' || !/^[A-Z][A-Za-z0-9]{0,62}$/.test(tls.issuer!.kind)) {
+      fail('tls.issuer.kind', tls.issuer!.kind, 'a kind such as "Issuer" or "ClusterIssuer" (a capital letter, then letters and digits)');
+    }
+    requireDnsSubdomain('tls.issuer.group', tls.issuer!.group);
+    if (resolved.namespace === undefined) {
+      fail(
+        'namespace',
+        undefined,
+        "a namespace when tls.issuer is set: the Certificate's DNS names (*.<headlessServiceName>.<namespace>.svc.<clusterDomain>) contain it",
+      );
+    }
+  }
+  if (tls.secretName === undefined) {
+    fail(
+      'tls.secretName',
+      undefined,
+      'the name of a Secret holding tls.crt, tls.key and ca.crt, or tls.issuer for a cert-manager Certificate that writes one (docs/operations.md, "TLS")',
+    );
+  }
+  requireDnsSubdomain('tls.secretName', tls.secretName);
+  if (typeof tls.requireClientCertificates !== 'boolean') fail('tls.requireClientCertificates', tls.requireClientCertificates, 'true or false');
+  if (tls.plaintextPort !== undefined) {
+    requireInteger('tls.plaintextPort', tls.plaintextPort, 1, 65535);
+    const taken: Record<number, string> = { [REDIS_PORT]: 'the TLS client port', [CLUSTER_BUS_PORT]: 'the cluster bus port' };
+    if (resolved.monitoring !== undefined) taken[METRICS_PORT] = "the exporter's metrics port";
+    if (taken[tls.plaintextPort] !== undefined)
+      fail('tls.plaintextPort', tls.plaintextPort, `a port other than ${tls.plaintextPort}, ${taken[tls.plaintextPort]}`);
+  }
+}
+
 function requireObject(field: string, value: unknown, knownKeys: readonly string[]): asserts value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, value, 'an object');
   for (const key of Object.keys(value)) {
@@ -366,6 +403,7 @@ export function validateProps(props: RedisClusterChartProps): ResolvedProps {
     }
   }
   requireMonitoring(props, resolved);
+  requireTls(props, resolved);
   requireDerivedNames(resolved);
   return resolved;
 }

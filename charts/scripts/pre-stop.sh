@@ -12,10 +12,19 @@ REDIS_PORT="${REDIS_PORT:-6379}"
 FAILOVER_WAIT_SECONDS="${FAILOVER_WAIT_SECONDS:-20}"
 
 if [ -n "${REDIS_PASSWORD:-}" ]; then REDISCLI_AUTH="$REDIS_PASSWORD"; export REDISCLI_AUTH; fi
-cli() { "$REDIS_CLI" -h "$REDIS_HOST" -p "$REDIS_PORT" "$@" 2>/dev/null; }
+# With TLS (TLS_CA_FILE set), every redis-cli call speaks TLS, verifies against the CA and presents the
+# pod's certificate; the chart's file paths have no spaces, so the flags live in one unquoted variable.
+tls_flags=""
+if [ -n "${TLS_CA_FILE:-}" ]; then
+  tls_flags="--tls --cacert $TLS_CA_FILE"
+  if [ -n "${TLS_CERT_FILE:-}" ]; then tls_flags="$tls_flags --cert $TLS_CERT_FILE --key ${TLS_KEY_FILE:-$TLS_CERT_FILE}"; fi
+fi
+# shellcheck disable=SC2086
+cli() { "$REDIS_CLI" $tls_flags -h "$REDIS_HOST" -p "$REDIS_PORT" "$@" 2>/dev/null; }
 # Another node, answering within a few seconds or not at all.
+# shellcheck disable=SC2086
 peer_cli() {
-  if command -v timeout >/dev/null 2>&1; then timeout 3 "$REDIS_CLI" "$@" 2>/dev/null; else "$REDIS_CLI" "$@" 2>/dev/null; fi
+  if command -v timeout >/dev/null 2>&1; then timeout 3 "$REDIS_CLI" $tls_flags "$@" 2>/dev/null; else "$REDIS_CLI" $tls_flags "$@" 2>/dev/null; fi
 }
 log() { echo "pre-stop.sh: $*" >&2; }
 
@@ -46,7 +55,8 @@ fi
 replica_host=${replica%:*}
 replica_port=${replica##*:}
 log "handing over to replica $replica"
-"$REDIS_CLI" -h "$replica_host" -p "$replica_port" cluster failover >/dev/null 2>&1 || exit 0
+# shellcheck disable=SC2086
+"$REDIS_CLI" $tls_flags -h "$replica_host" -p "$replica_port" cluster failover >/dev/null 2>&1 || exit 0
 waited=0
 while [ "$waited" -lt "$FAILOVER_WAIT_SECONDS" ]; do
   [ "$(cli role | head -n 1)" = "slave" ] && { log "now a replica"; exit 0; }

@@ -1,9 +1,11 @@
 #!/bin/sh
 # Starts one Redis Cluster node of the StatefulSet: writes the effective config, repairs peer
-# addresses in nodes.conf from DNS, then execs redis-server. POSIX sh; needs getent.
+# addresses in nodes.conf from DNS, with TLS starts a watcher that loads a renewed certificate into
+# the running server, then execs redis-server. POSIX sh; needs getent (and redis-cli with TLS).
 #
 # Env: POD_IP, POD_NAME, POD_NAMESPACE, HEADLESS_SERVICE, CLUSTER_DOMAIN (required);
 #      REDIS_PASSWORD (optional, sets requirepass and masterauth);
+#      TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE (with TLS: the mounted Secret's files, which redis.conf names);
 #      the path variables below may be overridden (the end-to-end stand-in runs this outside a pod).
 set -eu
 
@@ -14,6 +16,9 @@ REDIS_SERVER="${REDIS_SERVER:-redis-server}"
 GETENT="${GETENT:-getent}"
 BIND_ADDRESSES="${BIND_ADDRESSES:-* -::*}"
 DNS_WAIT_SECONDS="${DNS_WAIT_SECONDS:-20}"
+REDIS_CLI="${REDIS_CLI:-redis-cli}"
+REDIS_PORT="${REDIS_PORT:-6379}"
+TLS_RELOAD_INTERVAL_SECONDS="${TLS_RELOAD_INTERVAL_SECONDS:-10}"
 
 : "${POD_IP:?POD_IP must be set (downward API status.podIP)}"
 : "${POD_NAME:?POD_NAME must be set}"
@@ -90,6 +95,50 @@ if [ -s "$NODES_CONF" ]; then
     { print }
   ' "$RUNTIME_DIR/peer-addresses" "$NODES_CONF" > "$NODES_CONF.repaired"
   mv "$NODES_CONF.repaired" "$NODES_CONF"
+fi
+
+# 3. With TLS, a renewed certificate (the kubelet swaps the Secret's files in place) must reach the running
+# server without a restart: Redis reads its TLS files only at start and on CONFIG SET, and a CONFIG SET of
+# the same paths re-reads them. So a watcher compares the files' checksum every few seconds and, when it
+# changes, sets the three paths again in one CONFIG SET (a certificate and its key change together); a set
+# the server refuses (a certificate that does not match its key) keeps the old ones, is logged once and
+# tried again. Open connections keep their session; new ones get the new certificate. The watcher lives as
+# long as the server (its pid is this shell's, which exec hands on) and checks for it every second.
+tls_checksum() { cat "$TLS_CERT_FILE" "$TLS_KEY_FILE" "$TLS_CA_FILE" 2>/dev/null | cksum; }
+watch_tls_files() {
+  server_pid=$1
+  loaded=$(tls_checksum)
+  refused=""
+  ticks=0
+  while sleep 1; do
+    kill -0 "$server_pid" 2>/dev/null || exit 0
+    ticks=$((ticks + 1))
+    [ "$ticks" -ge "$TLS_RELOAD_INTERVAL_SECONDS" ] || continue
+    ticks=0
+    current=$(tls_checksum)
+    [ "$current" != "$loaded" ] || continue
+    # Its own server on loopback: no need to verify the certificate it serves (which may just have expired);
+    # it presents the new client certificate, which the server's current CA must accept (a CA change
+    # therefore goes through a ca.crt holding both CAs: docs/operations.md, "TLS").
+    reply=$(
+      if [ -n "${REDIS_PASSWORD:-}" ]; then REDISCLI_AUTH="$REDIS_PASSWORD"; export REDISCLI_AUTH; fi
+      "$REDIS_CLI" --tls --insecure --cert "$TLS_CERT_FILE" --key "$TLS_KEY_FILE" -h 127.0.0.1 -p "$REDIS_PORT" \
+        config set tls-cert-file "$TLS_CERT_FILE" tls-key-file "$TLS_KEY_FILE" tls-ca-cert-file "$TLS_CA_FILE" 2>&1
+    ) || true
+    if [ "$reply" = "OK" ]; then
+      log "loaded the changed TLS certificate files into the running server"
+      loaded=$current
+      refused=""
+    elif [ "$refused" != "$current" ]; then
+      log "could not load the changed TLS certificate files (keeping the old ones, trying again every ${TLS_RELOAD_INTERVAL_SECONDS}s): $reply"
+      refused=$current
+    fi
+  done
+}
+if [ -n "${TLS_CA_FILE:-}" ]; then
+  : "${TLS_CERT_FILE:?TLS_CERT_FILE must be set with TLS_CA_FILE}"
+  : "${TLS_KEY_FILE:?TLS_KEY_FILE must be set with TLS_CA_FILE}"
+  watch_tls_files $$ &
 fi
 
 log "starting redis-server as $POD_HOSTNAME ($POD_IP)"
