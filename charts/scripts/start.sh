@@ -17,6 +17,7 @@ GETENT="${GETENT:-getent}"
 BIND_ADDRESSES="${BIND_ADDRESSES:-* -::*}"
 DNS_WAIT_SECONDS="${DNS_WAIT_SECONDS:-20}"
 REDIS_CLI="${REDIS_CLI:-redis-cli}"
+REDIS_HOST="${REDIS_PROBE_HOST:-127.0.0.1}"                           # this pod's own server, as probe.sh reaches it
 REDIS_PORT="${REDIS_PORT:-6379}"
 TLS_RELOAD_INTERVAL_SECONDS="${TLS_RELOAD_INTERVAL_SECONDS:-10}"
 
@@ -122,7 +123,7 @@ watch_tls_files() {
     # therefore goes through a ca.crt holding both CAs: docs/operations.md, "TLS").
     reply=$(
       if [ -n "${REDIS_PASSWORD:-}" ]; then REDISCLI_AUTH="$REDIS_PASSWORD"; export REDISCLI_AUTH; fi
-      "$REDIS_CLI" --tls --insecure --cert "$TLS_CERT_FILE" --key "$TLS_KEY_FILE" -h 127.0.0.1 -p "$REDIS_PORT" \
+      "$REDIS_CLI" --tls --insecure --cert "$TLS_CERT_FILE" --key "$TLS_KEY_FILE" -h "$REDIS_HOST" -p "$REDIS_PORT" \
         config set tls-cert-file "$TLS_CERT_FILE" tls-key-file "$TLS_KEY_FILE" tls-ca-cert-file "$TLS_CA_FILE" 2>&1
     ) || true
     if [ "$reply" = "OK" ]; then
