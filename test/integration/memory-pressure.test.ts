@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { LocalRedisPods } from '../support/redis-pods.js';
 import { assertClusterShape, openSlotsAnywhere, topologySnapshot } from '../support/cluster-view.js';
 import { tagForSlot } from '../support/key-slots.js';
-import { assertAllKeys, bulkClient, keysOnMasters, loadKeys, type KeySet } from '../support/keyspace.js';
+import { assertAllKeys, bulkClient, keysOnMasters, type KeySet } from '../support/keyspace.js';
 import { configSet, readInfo } from '../support/node-info.js';
 import { dryRunMoves } from '../support/planned-moves.js';
 import { describeRun, runTopology, runTopologyOk, startTopology, topologyArgs, type TopologyRun } from '../support/topology-cli.js';

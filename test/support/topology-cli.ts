@@ -1,7 +1,7 @@
 // Runs the topology program the way the Jobs do: the one-file bundle on plain `node`, as a
 // child process, judged only by its exit code and output.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -89,6 +89,17 @@ export interface RunOptions {
   onOutput?: (chunk: string) => void;
 }
 
+/** TOPOLOGY_LOG_DIR=/dir keeps every run's whole output there (assertion messages show only the tail). */
+const logDirectory = process.env.TOPOLOGY_LOG_DIR ? path.resolve(process.env.TOPOLOGY_LOG_DIR) : undefined;
+let runsLogged = 0;
+
+function keepLog(run: TopologyRun): void {
+  if (!logDirectory) return;
+  mkdirSync(logDirectory, { recursive: true });
+  const file = path.join(logDirectory, `${process.pid}-${String(++runsLogged).padStart(3, '0')}-${run.args[1] ?? 'run'}.log`);
+  writeFileSync(file, `topology ${run.args.join(' ')}: exit ${run.code}, signal ${run.signal}, ${run.durationMs} ms\n${run.stdout}${run.stderr}`);
+}
+
 export interface RunningTopology {
   child: ChildProcess;
   result: Promise<TopologyRun>;
@@ -118,7 +129,9 @@ export function startTopology(args: string[], options: RunOptions = {}): Running
   const result = new Promise<TopologyRun>((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ args, code, signal, stdout, stderr, durationMs: Date.now() - startedAt, timedOut });
+      const run: TopologyRun = { args, code, signal, stdout, stderr, durationMs: Date.now() - startedAt, timedOut };
+      keepLog(run);
+      resolve(run);
     });
   });
   return { child, result };
