@@ -18,7 +18,7 @@ import { dryRunMoves } from '../support/planned-moves.js';
 import { describeRun, runTopology, runTopologyOk, startTopology, topologyArgs, type TopologyRun } from '../support/topology-cli.js';
 import { bootstrapSeedCluster } from '../support/seed-cluster.js';
 
-const subnet = 52;
+const subnet = 56;
 const all = [0, 1, 2, 3, 4, 5, 6, 7];
 const mebibytes = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
