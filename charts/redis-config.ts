@@ -43,6 +43,8 @@ function tlsLines(props: ResolvedProps): string[] {
     `tls-auth-clients ${tls.requireClientCertificates ? 'yes' : 'no'}`,
     'tls-cluster yes',
     'tls-replication yes',
+    '# Clients are sent to a node by its DNS name (MOVED, CLUSTER SLOTS), which its certificate carries; its IP is in none.',
+    'cluster-preferred-endpoint-type hostname',
   ];
 }
 

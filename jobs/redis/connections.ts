@@ -123,8 +123,12 @@ export function connectionError(pod: Pod, error: unknown, tls?: TlsSettings): To
   if (isRedisError(error, 'authentication')) return new AuthenticationError(pod);
   const tlsRefusal = tlsFailure(pod, error, tls);
   if (tlsRefusal) return tlsRefusal;
-  return new TopologyError(
-    `${pod.name} is unreachable: ${describeError(error)}`,
-    `check that the pod is running and the address is right${tls === undefined ? '; if the pods serve TLS, give the program their CA (--tls-ca-file)' : ''}`,
-  );
+  // A TLS server that wants a client certificate may just drop a client without one.
+  const tlsHint =
+    tls === undefined
+      ? '; if the pods serve TLS, give the program their CA (--tls-ca-file)'
+      : tls.certFile === undefined
+        ? '; if the pods require client certificates (tls-auth-clients yes), give the program one (--tls-cert-file, --tls-key-file)'
+        : '; if the pods refused the client certificate (--tls-cert-file), it may have expired or have a CA they do not trust';
+  return new TopologyError(`${pod.name} is unreachable: ${describeError(error)}`, `check that the pod is running and the address is right${tlsHint}`);
 }

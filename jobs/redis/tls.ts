@@ -103,8 +103,10 @@ export function tlsFailure(pod: Pod, error: unknown, tls: TlsSettings | undefine
     );
   }
   if (/^ERR_SSL_.*ALERT/.test(code)) {
+    // OpenSSL's own text ("ssl/tls alert certificate expired"), not its file and line.
+    const alert = (error as { reason?: unknown }).reason;
     return new Refusal(
-      `${pod.name} refused the program's TLS client certificate: ${reason}`,
+      `${pod.name} refused the program's TLS client certificate: ${typeof alert === 'string' ? alert : reason}`,
       tls?.certFile === undefined
         ? 'the pods require a client certificate (tls-auth-clients yes): pass --tls-cert-file and --tls-key-file'
         : 'give --tls-cert-file a certificate, valid now, that a CA the pods trust signed, for client authentication',

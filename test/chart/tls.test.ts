@@ -120,6 +120,7 @@ describe('TLS in the chart', () => {
       'tls-auth-clients yes',
       'tls-cluster yes',
       'tls-replication yes',
+      'cluster-preferred-endpoint-type hostname',
       'cluster-port 16379',
     ]) {
       assert.ok(lines.includes(line), `redis.conf lacks "${line}"`);

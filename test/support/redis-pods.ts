@@ -4,10 +4,11 @@
 // The server is Redis 7.0 unless the `server` option or TEST_SERVER picks another (Redis 8,
 // Valkey 8 or 9; see server-binaries.ts); the arguments are the same for each.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { ConnectionOptions } from 'node:tls';
 import Redis, { type ClusterOptions } from 'ioredis';
 import { serverBinaries, type ServerBinaries, type ServerName } from './server-binaries.js';
 
@@ -27,6 +28,20 @@ export interface LocalRedisPodsOptions {
   port?: number;
   /** Which server the pods run, and whose cli judges them. @default TEST_SERVER, else 'redis7' */
   server?: ServerName;
+  /** TLS as the chart sets it up: on the client port (no plaintext port), the bus and replication. @default - plaintext */
+  tls?: LocalPodsTls;
+}
+
+/**
+ * The files every pod serves and trusts (one certificate for all, as the chart's Certificate is), read at each
+ * start; the test's own clients (connect, clusterClient, clusterCheck) present the same certificate.
+ */
+export interface LocalPodsTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** tls-auth-clients. @default true */
+  requireClientCertificates?: boolean;
 }
 
 export interface LocalRedisPod {
@@ -80,9 +95,11 @@ export class LocalRedisPods {
     const host = this.hostOf(ordinal);
     const dataDir = path.join(this.baseDir, `pod-${ordinal}`);
     mkdirSync(dataDir, { recursive: true });
+    const tls = this.options.tls;
     const args = [
+      // With TLS the client port is the TLS port and there is no plaintext one, as in the chart.
       '--port',
-      String(this.port),
+      tls ? '0' : String(this.port),
       '--bind',
       host,
       '--dir',
@@ -112,6 +129,10 @@ export class LocalRedisPods {
         '--cluster-announce-ip',
         host,
       );
+    }
+    if (tls) {
+      args.push('--tls-port', String(this.port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile);
+      args.push('--tls-auth-clients', tls.requireClientCertificates === false ? 'no' : 'yes', '--tls-cluster', 'yes', '--tls-replication', 'yes');
     }
     if (this.options.password) args.push('--requirepass', this.options.password, '--masterauth', this.options.password);
     if (this.options.maxmemory) args.push('--maxmemory', this.options.maxmemory);
@@ -159,12 +180,23 @@ export class LocalRedisPods {
     rmSync(this.baseDir, { recursive: true, force: true });
   }
 
-  /** A plain connection to one pod; the caller closes it. */
+  /**
+   * ioredis' `tls` for the test's clients: the pods' CA, and their certificate as the client certificate.
+   * Node checks a pod's certificate for the IP it dials, so the test's certificate carries the pods' IPs.
+   */
+  tlsOptions(): ConnectionOptions | undefined {
+    const tls = this.options.tls;
+    if (!tls) return undefined;
+    return { ca: readFileSync(tls.caFile), cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) };
+  }
+
+  /** A plain connection to one pod (over TLS with the `tls` option); the caller closes it. */
   connect(ordinal: number): Redis {
     return new Redis({
       host: this.hostOf(ordinal),
       port: this.port,
       password: this.options.password,
+      tls: this.tlsOptions(),
       lazyConnect: false,
       maxRetriesPerRequest: 2,
     });
@@ -183,13 +215,19 @@ export class LocalRedisPods {
       retryDelayOnClusterDown: 200,
       maxRedirections: 32,
       ...overrides,
-      redisOptions: { password: this.options.password, ...overrides.redisOptions },
+      redisOptions: { password: this.options.password, tls: this.tlsOptions(), ...overrides.redisOptions },
     });
   }
 
   /** `redis-cli --cluster check` (the server's own cli), the independent judge: exit code and output. */
   async clusterCheck(ordinal = 0): Promise<{ ok: boolean; output: string }> {
-    const args = ['--cluster', 'check', `${this.hostOf(ordinal)}:${this.port}`];
+    const tls = this.options.tls;
+    const args = [
+      ...(tls ? ['--tls', '--cacert', tls.caFile, '--cert', tls.certFile, '--key', tls.keyFile] : []),
+      '--cluster',
+      'check',
+      `${this.hostOf(ordinal)}:${this.port}`,
+    ];
     if (this.options.password) args.push('-a', this.options.password, '--no-auth-warning');
     try {
       const { stdout, stderr } = await execFileAsync(this.binaries.cli, args, { timeout: 60_000 });
@@ -207,6 +245,7 @@ export class LocalRedisPods {
         host: pod.host,
         port: pod.port,
         password: this.options.password,
+        tls: this.tlsOptions(),
         lazyConnect: true,
         maxRetriesPerRequest: 0,
         retryStrategy: () => null,
