@@ -32,6 +32,21 @@ export interface PodNode {
   readonly maxMemoryPolicy: string;
   /** Keys evicted since the node started (INFO stats evicted_keys). */
   readonly evictedKeys: number;
+  /** A replica: whether its link to its master is up (INFO master_link_status), so it can take over. Absent when not read. */
+  readonly masterLinkUp?: boolean;
+  /** Where the pod runs, when the program could learn it (jobs/observe/placement.ts); absent when unknown. */
+  readonly placement?: Placement;
+}
+
+/**
+ * The failure domains a pod runs in. A field is absent when unknown, or when it does not count as
+ * a failure domain (the node, for pods on virtual nodes).
+ */
+export interface Placement {
+  /** The Kubernetes node (spec.nodeName). */
+  readonly node?: string;
+  /** The node's zone label (topology.kubernetes.io/zone unless configured otherwise). */
+  readonly zone?: string;
 }
 
 /** A node some pod knows that is not any of the pods (gone, or reset to a new id). */

@@ -1,9 +1,10 @@
 // post: join pods 0..D-1, choose exactly M masters, give unowned slots out, balance by moving
-// only each master's surplus, give every master R replicas keeping existing relations, and
-// remove any pod >= D still in the cluster.
+// only each master's surplus, give every master R replicas keeping existing relations (spread over
+// zones and nodes where placement is known), and remove any pod >= D still in the cluster.
 import { TopologyError } from '../errors';
 import type { PlanContext } from './context';
 import type { PodNode, SlotMove } from './model';
+import { layoutShards, placementKnown, type Layout } from './placement';
 import { assignReplicas, chooseMasters } from './roles';
 import { evenShare, slotCount } from './slots';
 import { byOrdinal, ownedSlots } from './working';
@@ -12,8 +13,13 @@ export function planPost(context: PlanContext): void {
   const { desired, podCount, byId, membership, isMember, removed, survivors, working, steps, notes } = context;
   const slotsOf = (id: string) => ownedSlots(working, id);
   const joiners = survivors.filter((pod) => !membership.cluster.has(pod.ordinal));
-  const masterIds = chooseMasters(desired, working, survivors, isMember);
+  const chosen = chooseMasters(desired, working, survivors, isMember);
+  const layout = planLayout(context, chosen);
+  const masterIds = layout ? [...layout.masters] : chosen;
   const finalMasters = masterIds.map((id) => byId.get(id)!);
+  if (layout) notes.push(...layout.notes);
+  // Where the pods run is unknown: as always, existing relations first, then shard blocks.
+  const replicaAssignment = () => layout?.replicaOf ?? assignReplicas(desired, finalMasters, survivors, working);
 
   const mainSurvivors = survivors.filter((pod) => membership.cluster.has(pod.ordinal));
   const via = mainSurvivors[0] ?? finalMasters[0]!;
@@ -88,7 +94,7 @@ export function planPost(context: PlanContext): void {
   const sourceIds = new Set(outgoing.map((source) => source.from));
   const replicateNow = (pod: PodNode, master: string) => !sourceIds.has(pod.id) && working.role.get(master) === 'master' && slotsOf(pod.id).length === 0;
   if (moves.length > 0) {
-    const early = assignReplicas(desired, finalMasters, survivors, working);
+    const early = replicaAssignment();
     for (const pod of survivors) {
       if (masterIds.includes(pod.id)) continue;
       const master = early.get(pod.id)!;
@@ -112,7 +118,7 @@ export function planPost(context: PlanContext): void {
     }
   }
 
-  const assignment = assignReplicas(desired, finalMasters, survivors, working);
+  const assignment = replicaAssignment();
   for (const pod of survivors) {
     if (masterIds.includes(pod.id)) continue;
     const master = assignment.get(pod.id)!;
@@ -121,5 +127,24 @@ export function planPost(context: PlanContext): void {
     }
   }
   for (const pod of removed) steps.push({ kind: 'removeNode', node: pod.id });
+  // Last: the shape is reached without them, and a replica that takes over is one in sync now.
+  for (const failover of layout?.failovers ?? []) steps.push({ kind: 'failover', replica: failover.replica, master: failover.master });
   if (joiners.length === survivors.length) notes.push(`no cluster yet: bootstrapping ${podCount} pods`);
+}
+
+/** Shards laid out over the pods' zones and nodes; undefined when placement is unknown (or no replicas). */
+function planLayout(context: PlanContext, chosen: readonly string[]): Layout | undefined {
+  const { desired, survivors, working, byId, view } = context;
+  if (desired.replicasPerMaster === 0 || !placementKnown(survivors)) return undefined;
+  const slotsHeld = new Map<string, number>();
+  for (const id of working.owner) if (id !== null) slotsHeld.set(id, (slotsHeld.get(id) ?? 0) + 1);
+  return layoutShards({
+    replicasPerMaster: desired.replicasPerMaster,
+    survivors,
+    anchors: chosen.map((id) => byId.get(id)!),
+    holdsSlots: (pod) => (slotsHeld.get(pod.id) ?? 0) > 0,
+    masterOf: (pod) => (working.role.get(pod.id) === 'replica' ? (working.masterOf.get(pod.id) ?? null) : null),
+    isEmptyMaster: (pod) => working.role.get(pod.id) === 'master' && !slotsHeld.has(pod.id),
+    isFailing: (pod) => view.pods.some((other) => other.failing.includes(pod.id)),
+  });
 }

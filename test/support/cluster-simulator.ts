@@ -1,6 +1,6 @@
 // An abstract, in-memory Redis Cluster that applies planner steps with the semantics the real
 // commands have (independent of the planner's own bookkeeping), and asserts their preconditions.
-import type { ClusterView, PodNode, Step } from '../../jobs/plan/model';
+import type { ClusterView, Placement, PodNode, Step } from '../../jobs/plan/model';
 import { slotCount } from '../../jobs/plan/slots';
 
 export interface SimNode {
@@ -14,6 +14,8 @@ export interface SimNode {
   keys: Map<number, number>;
   migrating: Record<number, string>;
   importing: Record<number, string>;
+  /** Where the pod runs (stays with the pod, whatever its role); absent = unknown. */
+  placement?: Placement;
 }
 
 export interface SimCluster {
@@ -49,6 +51,9 @@ export function toView(cluster: SimCluster): ClusterView {
       maxMemory: 0,
       maxMemoryPolicy: 'noeviction',
       evictedKeys: 0,
+      // The simulator's replicas are always in sync.
+      ...(node.role === 'replica' ? { masterLinkUp: true } : {}),
+      ...(node.placement ? { placement: { ...node.placement } } : {}),
     };
   });
   return {
