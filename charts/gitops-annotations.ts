@@ -29,3 +29,11 @@ export function topologyConfigMapAnnotations(tool: GitOpsTool): Record<string, s
   if (tool === 'argocd') return { ...argoHook('PreSync', -1), 'argocd.argoproj.io/sync-options': 'ServerSideApply=true' };
   return {};
 }
+
+/**
+ * Annotations of the topology Jobs' ServiceAccount and RBAC: under Argo CD a PreSync hook one wave
+ * before the pre Job, like the program's ConfigMap, so that they exist when the pre Job first runs.
+ */
+export function topologyAccessAnnotations(tool: GitOpsTool): Record<string, string> {
+  return tool === 'argocd' ? argoHook('PreSync', -1) : {};
+}

@@ -9,6 +9,7 @@ export type {
   MonitoringSettings,
   ServiceMonitorSettings,
   PrometheusRuleSettings,
+  SpreadSettings,
   TlsSettings,
   CertificateIssuerReference,
 } from './props';

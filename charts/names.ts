@@ -14,6 +14,25 @@ export function fluxKustomizationName(cluster: ResolvedProps, stage: FluxStage):
   return `${cluster.statefulSetName}-${stage}`;
 }
 
+/** The topology Jobs' ServiceAccount, and the Role and RoleBinding that let it list the pods. */
+export function topologyServiceAccountName(cluster: ResolvedProps): string {
+  return `${cluster.statefulSetName}-topology`;
+}
+
+/**
+ * The namespace the objects land in when the chart knows it: the `namespace` prop, or under Flux the
+ * Kustomizations' targetNamespace. Under Argo CD without the prop it is the Application's destination,
+ * unknown here.
+ */
+export function knownNamespace(cluster: ResolvedProps): string | undefined {
+  return cluster.namespace ?? (cluster.gitops === 'flux' ? 'default' : undefined);
+}
+
+/** The ClusterRole (and its binding) that lets the topology Jobs get nodes: names are cluster-wide, so it carries the namespace. */
+export function nodeReaderName(cluster: ResolvedProps, namespace: string): string {
+  return `${namespace}-${cluster.statefulSetName}-topology-nodes`;
+}
+
 export function metricsServiceName(cluster: ResolvedProps): string {
   return `${cluster.statefulSetName}-metrics`;
 }
@@ -99,6 +118,13 @@ export function derivedNames(cluster: ResolvedProps): DerivedName[] {
       why: `a DNS name is at most 253 characters${cluster.namespace === undefined ? ' (counting the longest namespace, 63 characters, as no namespace is set)' : ''}`,
     },
   ];
+  if (cluster.spread.readPlacement) {
+    names.push({ what: 'ServiceAccount', name: topologyServiceAccountName(cluster), prop: 'statefulSetName', maxLength: 253, rule: 'dns-subdomain' });
+    const namespace = knownNamespace(cluster);
+    if (namespace !== undefined) {
+      names.push({ what: 'ClusterRole', name: nodeReaderName(cluster, namespace), prop: 'statefulSetName', maxLength: 253, rule: 'dns-subdomain' });
+    }
+  }
   if (cluster.networkPolicy !== undefined) {
     names.push({ what: 'NetworkPolicy', name: cluster.statefulSetName, prop: 'statefulSetName', maxLength: 253, rule: 'dns-subdomain' });
   }

@@ -182,6 +182,43 @@ export interface TlsSettings {
   readonly plaintextPort?: number;
 }
 
+/**
+ * The pods, and each shard's members, spread over failure domains: zones, and nodes where a node is
+ * one (docs/operations.md, "Zones and nodes").
+ */
+export interface SpreadSettings {
+  /**
+   * The node label that names a node's zone: the StatefulSet's zone spread uses it, and the topology
+   * Jobs read it from each pod's node. A label key.
+   * @default 'topology.kubernetes.io/zone'
+   */
+  readonly zoneLabel?: string;
+  /**
+   * Whether a Kubernetes node is a failure domain. False where pods run on virtual nodes (ACK Serverless /
+   * ECI, virtual-kubelet), one of which stands for a whole zone: then only zones count, and the StatefulSet
+   * has no per-node spread and no per-node anti-affinity.
+   * @default true
+   */
+  readonly byNode?: boolean;
+  /**
+   * What the scheduler does with a pod when no zone keeps the pods' zones within one of each other:
+   * `ScheduleAnyway` places it where the skew grows least (a pod never waits for a zone), `DoNotSchedule`
+   * leaves it pending. A pod whose volume is bound to a zone can only go back there, so `DoNotSchedule` can
+   * keep a restarted pod pending until another pod moves. The topology Jobs spread each shard's members
+   * over the zones the pods got either way. The per-node spread is always `ScheduleAnyway`.
+   * @default 'ScheduleAnyway'
+   */
+  readonly zoneWhenUnsatisfiable?: 'ScheduleAnyway' | 'DoNotSchedule';
+  /**
+   * Let the topology Jobs read where the pods run: a ServiceAccount `<statefulSetName>-topology`, a Role to
+   * list pods in the namespace and, when the namespace is known (`namespace` set, or Flux), a ClusterRole
+   * to get nodes, for their zone label. False: no ServiceAccount or RBAC objects, the Jobs mount no
+   * token, and the program places shards without knowing where pods run.
+   * @default true
+   */
+  readonly readPlacement?: boolean;
+}
+
 export interface RedisClusterChartProps {
   /**
    * Number of masters, i.e. how many parts the 16384 hash slots are split into: 3 to 1000, and
@@ -348,4 +385,10 @@ export interface RedisClusterChartProps {
    * @default - no TLS: plaintext on port 6379
    */
   readonly tls?: TlsSettings;
+  /**
+   * Spreading over zones and nodes: the StatefulSet's topology spread, and where the topology Jobs learn
+   * where the pods run, so that no two members of a shard share a zone (or node) when the pods allow it.
+   * @default - zones by `topology.kubernetes.io/zone` and nodes, the Jobs read pods and nodes
+   */
+  readonly spread?: SpreadSettings;
 }

@@ -11,6 +11,7 @@ import { RedisServices } from './redis-services';
 import { RedisStatefulSet } from './redis-statefulset';
 import type { ResolvedProps } from './resolved-props';
 import { readTopologyBundle } from './topology-bundle';
+import { TopologyAccess } from './topology-access';
 import { TopologyJobs } from './topology-jobs';
 import { validateProps } from './validate';
 
@@ -36,6 +37,7 @@ export class RedisClusterChart extends Chart {
   readonly networkPolicy?: RedisNetworkPolicy;
   readonly monitoring?: RedisMonitoring;
   readonly certificate?: RedisCertificate;
+  readonly topologyAccess?: TopologyAccess;
   readonly topologyJobs: TopologyJobs;
   readonly fluxKustomizations?: FluxKustomizations;
 
@@ -52,6 +54,7 @@ export class RedisClusterChart extends Chart {
     if (cluster.networkPolicy !== undefined) this.networkPolicy = new RedisNetworkPolicy(this, 'NetworkPolicy', { cluster });
     if (cluster.monitoring !== undefined) this.monitoring = new RedisMonitoring(this, 'Monitoring', { cluster });
     if (cluster.tls?.issuer !== undefined) this.certificate = new RedisCertificate(this, 'Certificate', { cluster });
+    if (cluster.spread.readPlacement) this.topologyAccess = new TopologyAccess(this, 'TopologyAccess', { cluster });
     this.topologyJobs = new TopologyJobs(this, 'Topology', { cluster, bundle: topologyBundle });
     if (cluster.gitops === 'flux') this.fluxKustomizations = new FluxKustomizations(this, 'Flux', { cluster });
   }

@@ -12,6 +12,8 @@ import { RESTRICTED_CONTAINER_SECURITY_CONTEXT } from './security-context';
 import { tlsEnv, tlsVolumeMounts, tlsVolumes } from './tls-mounts';
 
 export const REDIS_UID = 999;
+/** Kubernetes' label of a node's name. */
+const HOSTNAME_LABEL = 'kubernetes.io/hostname';
 
 export interface RedisStatefulSetProps {
   readonly cluster: ResolvedProps;
@@ -73,13 +75,31 @@ export class RedisStatefulSet extends Construct {
               fsGroupChangePolicy: 'OnRootMismatch',
               seccompProfile: { type: 'RuntimeDefault' },
             },
-            affinity: {
-              podAntiAffinity: {
-                preferredDuringSchedulingIgnoredDuringExecution: [
-                  { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } } },
-                ],
+            // Even over zones, then over nodes (docs/operations.md, "Zones and nodes"); the topology
+            // Jobs then put each shard's members in different zones (nodes) among those the pods got.
+            topologySpreadConstraints: [
+              {
+                maxSkew: 1,
+                topologyKey: cluster.spread.zoneLabel,
+                whenUnsatisfiable: cluster.spread.zoneWhenUnsatisfiable,
+                labelSelector: { matchLabels: selector },
               },
-            },
+              // Never DoNotSchedule per node: a drained node would count as an empty domain and keep its pods pending.
+              ...(cluster.spread.byNode
+                ? [{ maxSkew: 1, topologyKey: HOSTNAME_LABEL, whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selector } }]
+                : []),
+            ],
+            ...(cluster.spread.byNode
+              ? {
+                  affinity: {
+                    podAntiAffinity: {
+                      preferredDuringSchedulingIgnoredDuringExecution: [
+                        { weight: 100, podAffinityTerm: { topologyKey: HOSTNAME_LABEL, labelSelector: { matchLabels: selector } } },
+                      ],
+                    },
+                  },
+                }
+              : {}),
             containers: [
               {
                 name: 'redis',

@@ -109,6 +109,12 @@ function withDefaults(props: RedisClusterChartProps) {
     networkPolicy: props.networkPolicy,
     monitoring: props.monitoring === undefined ? undefined : monitoringWithDefaults(props.monitoring),
     tls: props.tls === undefined ? undefined : tlsWithDefaults(props.tls, statefulSetName),
+    spread: {
+      zoneLabel: props.spread?.zoneLabel ?? DEFAULTS.zoneLabel,
+      byNode: props.spread?.byNode ?? DEFAULTS.placementNodes,
+      zoneWhenUnsatisfiable: props.spread?.zoneWhenUnsatisfiable ?? 'ScheduleAnyway',
+      readPlacement: props.spread?.readPlacement ?? true,
+    },
   } satisfies Record<keyof RedisClusterChartProps, unknown>;
 }
 

@@ -5,7 +5,7 @@ import { containerResources } from './container-resources';
 import { topologyConfigMapAnnotations, topologyJobAnnotations } from './gitops-annotations';
 import { ANNOTATIONS, contentHash } from './hashing';
 import { commonLabels, topologyJobSelectorLabels } from './labels';
-import { topologyJobName, type TopologyPhase } from './names';
+import { topologyJobName, topologyServiceAccountName, type TopologyPhase } from './names';
 import { fieldRef, passwordEnv } from './pod-environment';
 import { REDIS_PORT, type ResolvedProps } from './resolved-props';
 import { assignStage } from './stages';
@@ -35,6 +35,8 @@ export function topologyJobEnv(cluster: ResolvedProps): k8s.EnvVar[] {
     { name: ENV.port, value: String(REDIS_PORT) },
     ...(cluster.migrationSlotsInFlight === undefined ? [] : [{ name: ENV.slotsInFlight, value: String(cluster.migrationSlotsInFlight) }]),
     ...(cluster.migrationMaxKeysPerSecond === undefined ? [] : [{ name: ENV.maxKeysPerSecond, value: String(cluster.migrationMaxKeysPerSecond) }]),
+    { name: ENV.zoneLabel, value: cluster.spread.zoneLabel },
+    { name: ENV.placementNodes, value: String(cluster.spread.byNode) },
     ...passwordEnv(cluster),
     // The Jobs present the pods' own certificate where the pods require one from every client.
     ...tlsEnv(cluster, { clientCertificate: cluster.tls?.requireClientCertificates === true }),
@@ -100,7 +102,10 @@ export class TopologyJobs extends Construct {
           },
           spec: {
             restartPolicy: 'Never',
-            automountServiceAccountToken: false,
+            // The token lets the program read where the pods run (TopologyAccess); without, it needs none.
+            ...(cluster.spread.readPlacement
+              ? { serviceAccountName: topologyServiceAccountName(cluster), automountServiceAccountToken: true }
+              : { automountServiceAccountToken: false }),
             enableServiceLinks: false,
             securityContext: {
               runAsNonRoot: true,

@@ -261,6 +261,21 @@ function requireObject(field: string, value: unknown, knownKeys: readonly string
   }
 }
 
+function requireSpread(props: RedisClusterChartProps, resolved: ResolvedProps): void {
+  if (props.spread !== undefined) requireObject('spread', props.spread, ['zoneLabel', 'byNode', 'zoneWhenUnsatisfiable', 'readPlacement']);
+  const { zoneLabel, byNode, zoneWhenUnsatisfiable, readPlacement } = resolved.spread;
+  const [prefix, name] = typeof zoneLabel === 'string' && zoneLabel.includes('/') ? zoneLabel.split(/\/(.*)/s) : [undefined, zoneLabel];
+  const validKey =
+    typeof name === 'string' && (prefix === undefined || (DNS_SUBDOMAIN.test(prefix) && prefix.length <= 253)) && LABEL_NAME.test(name) && name.length <= 63;
+  if (!validKey)
+    fail('spread.zoneLabel', zoneLabel, 'a node label key: optional DNS subdomain prefix and "/", then at most 63 letters, digits, "-", "_" or "."');
+  if (typeof byNode !== 'boolean') fail('spread.byNode', byNode, 'true or false');
+  if (zoneWhenUnsatisfiable !== 'ScheduleAnyway' && zoneWhenUnsatisfiable !== 'DoNotSchedule') {
+    fail('spread.zoneWhenUnsatisfiable', zoneWhenUnsatisfiable, '"ScheduleAnyway" or "DoNotSchedule"');
+  }
+  if (typeof readPlacement !== 'boolean') fail('spread.readPlacement', readPlacement, 'true or false');
+}
+
 function requireLabels(field: string, value: unknown): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, value, 'an object of label names to string values');
   for (const [key, labelValue] of Object.entries(value)) {
@@ -404,6 +419,7 @@ export function validateProps(props: RedisClusterChartProps): ResolvedProps {
   }
   requireMonitoring(props, resolved);
   requireTls(props, resolved);
+  requireSpread(props, resolved);
   requireDerivedNames(resolved);
   return resolved;
 }

@@ -17,6 +17,10 @@ export const ENV = {
   namespace: 'POD_NAMESPACE',
   clusterDomain: 'CLUSTER_DOMAIN',
   port: 'REDIS_PORT',
+  /** The node label that names a node's zone; the program reads it through the Kubernetes API. */
+  zoneLabel: 'PLACEMENT_ZONE_LABEL',
+  /** `false`: nodes are no failure domain (pods on virtual nodes), only zones count. */
+  placementNodes: 'PLACEMENT_NODES',
   podWaitTimeoutSeconds: 'POD_WAIT_TIMEOUT_SECONDS',
   convergeTimeoutSeconds: 'CONVERGE_TIMEOUT_SECONDS',
   replicaSyncTimeoutSeconds: 'REPLICA_SYNC_TIMEOUT_SECONDS',
@@ -44,6 +48,8 @@ export const DEFAULTS = {
   clusterDomain: 'cluster.local',
   port: 6379,
   podWaitTimeoutSeconds: 600,
+  zoneLabel: 'topology.kubernetes.io/zone',
+  placementNodes: true,
   convergeTimeoutSeconds: 120,
   replicaSyncTimeoutSeconds: 1800,
   slotsInFlight: 32,

@@ -10,6 +10,7 @@ import { Executor } from './execute/executor';
 import { formatDuration } from './format';
 import { defaultTuning } from './migrate/tuning';
 import { observe } from './observe/read';
+import { withPlacement } from './observe/placement';
 import { surveyMoves, type Survey } from './observe/slot-survey';
 import { checkCapacity, checkKeySizes, describeLargeKeys, keysToMove } from './plan/capacity';
 import { describePlan } from './plan/describe';
@@ -46,7 +47,7 @@ export async function runPhase(phase: PlanPhase, settings: Settings, pods: reado
     const observation = await observe(connections, pods, { countKeysPerSlot: true });
     firstView ??= observation.view;
     if (round === 1) log.info(`${phase}: servers: ${describeServers(observation.servers)}`);
-    const plan = planPhase(observation.view, settings, phase);
+    const plan = planPhase(await withPlacement(observation.view, settings, log), settings, phase);
     if (plan.steps.length === 0) {
       const problems = await verify(phase, settings, { connections, pods, convergeTimeoutMs: settings.convergeTimeoutMs, dryRun: settings.dryRun });
       if (problems.length === 0) {

@@ -17,6 +17,14 @@ export interface DiscoverySettings {
   readonly port: number;
 }
 
+/** How the program reads where pods run (jobs/observe/placement.ts). */
+export interface PlacementSettings {
+  /** The node label that names the zone. */
+  readonly zoneLabel: string;
+  /** Whether the node counts as a failure domain (not for pods on virtual nodes). */
+  readonly nodes: boolean;
+}
+
 export interface Settings extends DesiredShape {
   readonly phase: Phase;
   /** Pods in ordinal order, or null to discover them by DNS. */
@@ -24,6 +32,7 @@ export interface Settings extends DesiredShape {
   readonly password: string | undefined;
   readonly dryRun: boolean;
   readonly discovery: DiscoverySettings;
+  readonly placement: PlacementSettings;
   /** post: how long to wait for the desired pods to resolve and answer PING. */
   readonly podWaitTimeoutMs: number;
   /** How long to wait for all nodes to agree on the configuration after a change. */
@@ -49,6 +58,9 @@ Password from --password-file, else ${ENV.password}, else none.
 Without --pods, pods are found by DNS:
   $${ENV.statefulSetName}-<ordinal>.$${ENV.headlessService}.$${ENV.namespace}.svc.$${ENV.clusterDomain}:$${ENV.port}
   (defaults ${DEFAULTS.statefulSetName}, ${DEFAULTS.headlessService}, ${DEFAULTS.namespace}, ${DEFAULTS.clusterDomain}, ${DEFAULTS.port}).
+Where pods run (shards are spread over zones and nodes) is read through the Kubernetes API with the pod's service account
+  token, when there is one: each pod's node, and the node's zone from its label ${ENV.zoneLabel} (default ${DEFAULTS.zoneLabel});
+  ${ENV.placementNodes}=false counts zones only (pods on virtual nodes). With --pods, or without access, it is unknown.
 Timeouts: ${ENV.podWaitTimeoutSeconds} (default ${DEFAULTS.podWaitTimeoutSeconds}), ${ENV.convergeTimeoutSeconds} (default ${DEFAULTS.convergeTimeoutSeconds}),
 ${ENV.replicaSyncTimeoutSeconds} (default ${DEFAULTS.replicaSyncTimeoutSeconds}).
 --masters: ${BOUNDS.masters.min}..${BOUNDS.masters.max}; --replicas-per-master: ${BOUNDS.replicasPerMaster.min}..${BOUNDS.replicasPerMaster.max}; at most ${MAX_PODS} pods in all.
@@ -139,6 +151,7 @@ export function parseSettings(argv: readonly string[], env: Env, readFile: (path
       clusterDomain: env[ENV.clusterDomain]?.trim() || DEFAULTS.clusterDomain,
       port,
     },
+    placement: parsePlacement(env),
     podWaitTimeoutMs: parseSeconds(env[ENV.podWaitTimeoutSeconds], DEFAULTS.podWaitTimeoutSeconds, ENV.podWaitTimeoutSeconds),
     convergeTimeoutMs: parseSeconds(env[ENV.convergeTimeoutSeconds], DEFAULTS.convergeTimeoutSeconds, ENV.convergeTimeoutSeconds),
     replicaSyncTimeoutMs: parseSeconds(env[ENV.replicaSyncTimeoutSeconds], DEFAULTS.replicaSyncTimeoutSeconds, ENV.replicaSyncTimeoutSeconds),
@@ -268,4 +281,16 @@ function parseSeconds(text: string | undefined, fallback: number, name: string):
   if (text === undefined || text.trim() === '') return fallback * 1000;
   if (!/^\d+$/.test(text.trim())) throw new UsageError(`${name} must be a whole number of seconds, got '${text}'`);
   return Number(text.trim()) * 1000;
+}
+
+/** A label key: an optional DNS subdomain and '/', then a name of at most 63 characters. */
+const LABEL_KEY = /^(([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+function parsePlacement(env: Env): PlacementSettings {
+  const zoneLabel = env[ENV.zoneLabel]?.trim() || DEFAULTS.zoneLabel;
+  if (!LABEL_KEY.test(zoneLabel) || zoneLabel.length > 317) {
+    throw new UsageError(`${ENV.zoneLabel} must be a node label key such as ${DEFAULTS.zoneLabel}, got '${zoneLabel}'`);
+  }
+  const nodes = env[ENV.placementNodes]?.trim() ? parseBoolean(env[ENV.placementNodes], ENV.placementNodes) : DEFAULTS.placementNodes;
+  return { zoneLabel, nodes };
 }

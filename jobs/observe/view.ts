@@ -56,6 +56,8 @@ export function buildView(reports: readonly PodReport[], keysBySlot: ReadonlyArr
       maxMemory: Number(info.maxmemory ?? 0),
       maxMemoryPolicy: info.maxmemory_policy ?? 'noeviction',
       evictedKeys: Number(info.evicted_keys ?? 0),
+      // A replica in sync can take over (a failover the planner may ask for).
+      ...(self.flags.has('slave') ? { masterLinkUp: info.master_link_status === 'up' } : {}),
     };
   });
   const strangers = new Map<string, { address: string; knownBy: number[]; failing: number; slots: Set<number> }>();

@@ -16,8 +16,11 @@ describe('RedisClusterChart with the seed document defaults', () => {
       'Job/redis-cluster-topology-post',
       'Job/redis-cluster-topology-pre',
       'PodDisruptionBudget/redis-cluster',
+      'Role/redis-cluster-topology',
+      'RoleBinding/redis-cluster-topology',
       'Service/redis-cluster-client',
       'Service/redis-cluster-svc',
+      'ServiceAccount/redis-cluster-topology',
       'StatefulSet/redis-cluster',
     ]);
   });
@@ -182,8 +185,12 @@ describe('RedisClusterChart props', () => {
 
   it('puts every object in the given namespace', () => {
     const objects = synthObjects({ ...SEED_PROPS, namespace: 'cache' });
-    assert.equal(objects.length, 8);
-    for (const object of objects) assert.equal((object as any).metadata.namespace, 'cache', `${object.kind}/${object.metadata?.name}`);
+    assert.equal(objects.length, 13);
+    for (const object of objects) {
+      // Cluster-scoped: the Jobs' node reader.
+      const expected = ['ClusterRole', 'ClusterRoleBinding'].includes(object.kind) ? undefined : 'cache';
+      assert.equal((object as any).metadata.namespace, expected, `${object.kind}/${object.metadata?.name}`);
+    }
   });
 
   it('creates a NetworkPolicy only when asked, with the bus port open to Redis pods only', () => {

@@ -39,6 +39,8 @@ describe('topology Jobs', () => {
       POD_NAMESPACE: { fieldRef: { fieldPath: 'metadata.namespace' } },
       CLUSTER_DOMAIN: 'cluster.local',
       REDIS_PORT: '6379',
+      PLACEMENT_ZONE_LABEL: 'topology.kubernetes.io/zone',
+      PLACEMENT_NODES: 'true',
       REDIS_PASSWORD: { secretKeyRef: { name: 'redis-cluster-auth', key: 'password', optional: false } },
     });
     assert.deepEqual(envOf(post), envOf(pre));
@@ -62,7 +64,9 @@ describe('topology Jobs', () => {
       assert.equal(pod.containers[0].securityContext.readOnlyRootFilesystem, true);
       assert.equal(job.spec.backoffLimit, 3);
       assert.equal(job.spec.activeDeadlineSeconds, 21600);
-      assert.equal(pod.automountServiceAccountToken, false);
+      // The token reads where the pods run (test/chart/spread.test.ts).
+      assert.equal(pod.serviceAccountName, 'redis-cluster-topology');
+      assert.equal(pod.automountServiceAccountToken, true);
       assert.equal(job.spec.template.metadata.labels['alibabacloud.com/eci'], 'true');
     }
   });
@@ -106,7 +110,15 @@ describe('Flux layout', () => {
       filesIn(file)
         .map((object) => `${object.kind}/${object.metadata?.name}`)
         .sort();
-    assert.deepEqual(names('pre/redis-cluster-pre.yaml'), ['ConfigMap/redis-cluster-topology', 'Job/redis-cluster-topology-pre']);
+    assert.deepEqual(names('pre/redis-cluster-pre.yaml'), [
+      'ClusterRole/default-redis-cluster-topology-nodes',
+      'ClusterRoleBinding/default-redis-cluster-topology-nodes',
+      'ConfigMap/redis-cluster-topology',
+      'Job/redis-cluster-topology-pre',
+      'Role/redis-cluster-topology',
+      'RoleBinding/redis-cluster-topology',
+      'ServiceAccount/redis-cluster-topology',
+    ]);
     assert.deepEqual(names('post/redis-cluster-post.yaml'), ['Job/redis-cluster-topology-post']);
     assert.deepEqual(names('main/redis-cluster-main.yaml'), [
       'ConfigMap/redis-cluster',

@@ -193,6 +193,8 @@ const envCases: { [Name in keyof typeof ENV]: { value: string; read: (settings: 
   namespace: { value: 'redis', read: (settings) => settings.discovery.namespace, expected: 'redis' },
   clusterDomain: { value: 'example.org', read: (settings) => settings.discovery.clusterDomain, expected: 'example.org' },
   port: { value: '7000', read: (settings) => settings.discovery.port, expected: 7000 },
+  zoneLabel: { value: 'failure-domain.example.com/rack', read: (settings) => settings.placement.zoneLabel, expected: 'failure-domain.example.com/rack' },
+  placementNodes: { value: 'false', read: (settings) => settings.placement.nodes, expected: false },
   podWaitTimeoutSeconds: { value: '30', read: (settings) => settings.podWaitTimeoutMs, expected: 30_000 },
   convergeTimeoutSeconds: { value: '45', read: (settings) => settings.convergeTimeoutMs, expected: 45_000 },
   replicaSyncTimeoutSeconds: { value: '60', read: (settings) => settings.replicaSyncTimeoutMs, expected: 60_000 },
@@ -238,4 +240,15 @@ test('every flag wins over its variable', () => {
     assert.deepEqual(read(parseSettings([flag, value], fromEnv, readPasswordFile)), expected, `${flag} over ${variable}`);
   }
   assert.equal(parseSettings(['--dry-run'], { ...required, [ENV.dryRun]: 'false' }).dryRun, true, '--dry-run over DRY_RUN=false');
+});
+
+test('placement: the zone label and whether nodes count, with their defaults; a bad label key is refused, naming the variable', () => {
+  const required = { [ENV.phase]: 'post', [ENV.masters]: '3', [ENV.replicasPerMaster]: '1' };
+  assert.deepEqual(parseSettings([], required).placement, { zoneLabel: 'topology.kubernetes.io/zone', nodes: true });
+  assert.deepEqual(parseSettings([], { ...required, [ENV.zoneLabel]: 'zone', [ENV.placementNodes]: 'true' }).placement, { zoneLabel: 'zone', nodes: true });
+  assert.throws(
+    () => parseSettings([], { ...required, [ENV.zoneLabel]: 'not a label' }),
+    /PLACEMENT_ZONE_LABEL must be a node label key such as topology\.kubernetes\.io\/zone, got 'not a label'/,
+  );
+  assert.throws(() => parseSettings([], { ...required, [ENV.placementNodes]: 'maybe' }), /PLACEMENT_NODES must be true or false, got 'maybe'/);
 });
