@@ -188,6 +188,8 @@ test('(c) many 1 MB values in one slot move in batches bounded by bytes: the clu
     const { run, watch } = await watchedRun(setup, setup.growArgs);
     assert.equal(run.code, 0, describeRun(run));
     assertNoOutage(watch, run);
+    // No pod went unanswered for as long as the node timeout (one 1000-key MIGRATE of these blocks for seconds).
+    for (const [ordinal, silenceMs] of watch.longestSilenceMs) assert.ok(silenceMs < 1000, `pod ${ordinal} did not answer for ${silenceMs} ms`);
     await assertClusterShape(pods, { masters: 4, replicasPerMaster: 0 });
     const cluster = bulkClient(pods);
     try {
