@@ -62,7 +62,17 @@ export function layoutShards(input: LayoutInput): Layout {
     if (leaders[group]!.id !== masters[group]) failovers.push({ replica: leaders[group]!.id, master: masters[group]! });
   });
   const shards = members.map((pods, group) => ({ leader: leaders[group]!, pods }));
-  return { masters, replicaOf, failovers, notes: spreadNotes(shards, input.survivors, failovers) };
+  // Replicas that leave the master they follow for another shard (each resyncs from its new master).
+  const moved = input.survivors.filter((pod) => {
+    const current = input.masterOf(pod);
+    const group = members.findIndex((pods) => pods.includes(pod));
+    return (
+      current !== null &&
+      input.anchors.some((anchor) => anchor.id === current && input.holdsSlots(anchor)) &&
+      !members[group]!.some((other) => other.id === current)
+    );
+  });
+  return { masters, replicaOf, failovers, notes: spreadNotes(shards, input.survivors, failovers, moved) };
 }
 
 /**

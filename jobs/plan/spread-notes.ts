@@ -23,7 +23,12 @@ function wholeDomain(shard: Shard, level: Level): string | undefined {
   return domains.size === 1 ? only : undefined;
 }
 
-export function spreadNotes(shards: readonly Shard[], survivors: readonly PodNode[], failovers: ReadonlyArray<{ replica: string; master: string }>): string[] {
+export function spreadNotes(
+  shards: readonly Shard[],
+  survivors: readonly PodNode[],
+  failovers: ReadonlyArray<{ replica: string; master: string }>,
+  moved: readonly PodNode[],
+): string[] {
   const notes: string[] = [];
   const distinct = (level: Level) => new Set(survivors.flatMap((pod) => domainOf(pod, level) ?? []));
   const zones = distinct('zone');
@@ -34,6 +39,15 @@ export function spreadNotes(shards: readonly Shard[], survivors: readonly PodNod
     const where = [zone === undefined ? '' : ` in zone ${zone}`, node === undefined ? '' : ` on node ${node}`].join('');
     notes.push(`every pod runs${where}: the shards cannot be spread over failure domains`);
     return notes;
+  }
+  if (moved.length > 0) {
+    const layout = shards.map((shard) =>
+      shard.pods.map((pod) => `${pod.ordinal}${domainOf(pod, level) === undefined ? '' : ` ${domainOf(pod, level)}`}`).join(' + '),
+    );
+    notes.push(
+      `pods ${moved.map((pod) => pod.ordinal).join(',')} follow another master, so that the shards spread over ${level}s (${layout.join('; ')}); ` +
+        'each resyncs from its new master, no slot moves',
+    );
   }
   const shardSize = shards[0]!.pods.length;
   // No shard lies in one domain exactly when each has a member elsewhere: a domain may hold D - M pods.

@@ -76,6 +76,9 @@ test('an existing cluster: two shards each in one zone swap their replicas (two 
     { kind: 'replicate', node: 'node01', master: 'node02' },
     { kind: 'replicate', node: 'node03', master: 'node00' },
   ]);
+  assert.deepEqual(plan.notes, [
+    'pods 1,3 follow another master, so that the shards spread over zones (0 a + 3 b; 1 a + 2 b; 4 c + 5 a); each resyncs from its new master, no slot moves',
+  ]);
   const after = apply(state, plan.steps);
   assert.equal(shards(after), '0,3 2,1 4,5');
   assert.deepEqual(planPhase(toView(after), shape, 'post').steps, []);
