@@ -1,7 +1,7 @@
 // The end-to-end scenarios' world: a GitOps repository holding dist/ as `npm run synth` writes it,
 // a kubelet stand-in that runs it, and Argo CD or Flux applying it in their order.
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,10 +92,51 @@ export function runningOrdinals(cluster: StandInCluster): number[] {
 }
 
 /** A cluster client as an application would have one, seeded with every running pod. */
-export function clusterClient(cluster: StandInCluster, password: string): Cluster {
+/**
+ * How the tests reach a TLS cluster (dist/ with `tls`): the CA the pods' certificates chain to and a client
+ * certificate it signed (the pods require one), as files, for redis-cli and ioredis alike.
+ */
+export interface ClientTls {
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+/** The cluster's pods by their DNS names (what CLUSTER SLOTS gives with TLS), for clients outside the stand-in's DNS. */
+function podIpsByName(cluster: StandInCluster): Map<string, string> {
+  const statefulSet = cluster.get('StatefulSet', statefulSetName);
+  const names = new Map<string, string>();
+  if (!statefulSet) return names;
+  for (const pod of cluster.podsOf(statefulSetName)) names.set(cluster.podDnsName(statefulSet, pod.ordinal), pod.ip);
+  return names;
+}
+
+function tlsOptions(tls: ClientTls, servername: string) {
+  return { ca: readFileSync(tls.caFile), cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), servername };
+}
+
+/**
+ * With `tls`: the nodes send clients to each other by DNS name, which this process cannot resolve, so each name
+ * is mapped to its pod's address (natMap), and every node is checked for the client Service's name, which the
+ * certificate carries too (what an application outside the cluster DNS does).
+ */
+export function clusterClient(cluster: StandInCluster, password: string, tls?: ClientTls): Cluster {
   const seeds = cluster.podsOf(statefulSetName).map((pod) => ({ host: pod.ip, port: 6379 }));
   return new Redis.Cluster(seeds, {
-    redisOptions: { password, connectTimeout: 2000, maxRetriesPerRequest: 3 },
+    redisOptions: {
+      password,
+      connectTimeout: 2000,
+      maxRetriesPerRequest: 3,
+      ...(tls ? { tls: tlsOptions(tls, `${statefulSetName}-client.${cluster.namespace}.svc.${cluster.clusterDomain}`) } : {}),
+    },
+    ...(tls
+      ? {
+          natMap: (key: string) => {
+            const [host, port] = [key.slice(0, key.lastIndexOf(':')), Number(key.slice(key.lastIndexOf(':') + 1))];
+            return { host: podIpsByName(cluster).get(host) ?? host, port };
+          },
+        }
+      : {}),
     slotsRefreshTimeout: 2000,
     retryDelayOnTryAgain: 100,
     retryDelayOnClusterDown: 300,
@@ -104,9 +145,10 @@ export function clusterClient(cluster: StandInCluster, password: string): Cluste
 }
 
 /** `redis-cli --cluster check` against pod 0, the independent judge. */
-export async function clusterCheck(cluster: StandInCluster, password: string): Promise<{ ok: boolean; output: string }> {
+export async function clusterCheck(cluster: StandInCluster, password: string, tls?: ClientTls): Promise<{ ok: boolean; output: string }> {
+  const tlsArgs = tls ? ['--tls', '--cacert', tls.caFile, '--cert', tls.certFile, '--key', tls.keyFile] : [];
   try {
-    const { stdout } = await execFileAsync('redis-cli', ['--cluster', 'check', `${podAddress(cluster, 0)}:6379`], {
+    const { stdout } = await execFileAsync('redis-cli', [...tlsArgs, '--cluster', 'check', `${podAddress(cluster, 0)}:6379`], {
       env: { ...process.env, REDISCLI_AUTH: password },
       timeout: 60_000,
     });
@@ -121,6 +163,7 @@ export async function clusterCheck(cluster: StandInCluster, password: string): P
 export async function clusterRoles(
   cluster: StandInCluster,
   password: string,
+  tls?: ClientTls,
 ): Promise<{ masters: Map<number, number>; replicas: Map<number, number>; states: string[] }> {
   const masters = new Map<number, number>();
   const replicas = new Map<number, number>();
@@ -128,7 +171,16 @@ export async function clusterRoles(
   const idToOrdinal = new Map<string, number>();
   const lines = new Map<number, string[]>();
   for (const ordinal of runningOrdinals(cluster)) {
-    const client = new Redis({ host: podAddress(cluster, ordinal), port: 6379, password, lazyConnect: true, maxRetriesPerRequest: 1 });
+    // Over TLS each pod is checked for its own DNS name.
+    const name = `${statefulSetName}-${ordinal}.${cluster.get('StatefulSet', statefulSetName)?.spec.serviceName}.${cluster.namespace}.svc.${cluster.clusterDomain}`;
+    const client = new Redis({
+      host: podAddress(cluster, ordinal),
+      port: 6379,
+      password,
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      ...(tls ? { tls: tlsOptions(tls, name) } : {}),
+    });
     client.on('error', () => {});
     try {
       await client.connect();

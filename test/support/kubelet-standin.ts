@@ -5,6 +5,10 @@
 // pods' DNS names) are bind-mounted at the paths the manifests name. Each pod gets a fresh
 // loopback address each time it starts, as a pod gets a new IP.
 //
+// Secret volumes are written as the kubelet writes them (files behind a `..data` link swapped at once), and a
+// Secret applied again updates them in every running container, as the kubelet does within a minute. With
+// `issueCertificate`, it also stands in for cert-manager: a Certificate gets its Secret.
+//
 // What is mapped here rather than in the manifests: pods share the host's network, so a pod's
 // redis-server is made to bind its own address, and `redis-cli` without -h (or with
 // localhost) is pointed at it (small shims first on PATH). Containers run as root.
@@ -14,6 +18,7 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { objectKey, type KubeObject } from './manifests';
+import { writeVolumeFiles } from './secret-volume';
 
 const execFileAsync = promisify(execFile);
 
@@ -27,6 +32,12 @@ export interface StandInOptions {
   subnet: number;
   namespace?: string;
   clusterDomain?: string;
+  /**
+   * cert-manager's part: the data (`tls.crt`, `tls.key`, `ca.crt`) of the Secret a Certificate asks for. Called
+   * when a Certificate is applied and by renewCertificate.
+   * @default - Certificates are stored, and nothing issues them
+   */
+  issueCertificate?: (certificate: KubeObject) => Record<string, string>;
 }
 
 interface PodRuntime {
@@ -113,9 +124,27 @@ export class StandInCluster {
       return;
     }
     this.objects.set(key, object);
+    if (object.kind === 'Secret' && previous) this.refreshSecretVolumes(object.metadata.name);
+    // cert-manager issues a new or changed Certificate; applying the same one again issues nothing.
+    const certificateChanged = !previous || JSON.stringify(previous.spec) !== JSON.stringify(object.spec);
+    if (object.kind === 'Certificate' && this.options.issueCertificate && certificateChanged) await this.renewCertificate(object.metadata.name);
     if (object.kind === 'StatefulSet') await this.reconcileStatefulSet(object, previous);
     if (object.kind === 'Service' || object.kind === 'StatefulSet') this.writeHosts();
     await this.retryPendingPods();
+  }
+
+  /** cert-manager issuing (or renewing) a Certificate: its Secret gets a new certificate and key. */
+  async renewCertificate(name: string): Promise<void> {
+    const certificate = this.mustGet('Certificate', name);
+    const data = this.options.issueCertificate!(certificate);
+    await this.apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: certificate.spec.secretName, labels: certificate.spec.secretTemplate?.labels ?? {} },
+      type: 'kubernetes.io/tls',
+      data: Object.fromEntries(Object.entries(data).map(([key, value]) => [key, Buffer.from(value).toString('base64')])),
+    });
+    this.events.push(`certificate issued ${name}`);
   }
 
   /** A kubelet keeps trying to start a pod whose ConfigMap or Secret was missing. */
@@ -162,6 +191,8 @@ export class StandInCluster {
   /** Whether an applied object is healthy the way Argo CD and Flux judge it. */
   async isHealthy(object: KubeObject): Promise<boolean> {
     if (object.kind === 'Job') return this.jobs.get(object.metadata.name)?.status === 'succeeded';
+    // cert-manager's Ready condition: the Secret is written.
+    if (object.kind === 'Certificate') return this.get('Secret', object.spec.secretName) !== undefined;
     if (object.kind === 'StatefulSet') {
       const live = this.get('StatefulSet', object.metadata.name);
       if (!live) return false;
@@ -528,6 +559,11 @@ export class StandInCluster {
     if (!data) throw new Error(`volume ${volume.name}: kind not supported by the stand-in`);
     const source = volume.configMap ?? volume.secret;
     const items: Array<{ key: string; path: string; mode?: number }> = source.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+    if (volume.secret) {
+      this.secretVolumes.push({ dir: target, volume });
+      writeVolumeFiles(target, this.secretVolumeFiles(volume), volume.secret.defaultMode ?? 0o644);
+      return target;
+    }
     for (const item of items) {
       if (data[item.key] === undefined) throw new ConfigError(`volume ${volume.name}: key ${item.key} not found`);
       const file = path.join(target, item.path);
@@ -536,6 +572,34 @@ export class StandInCluster {
       chmodSync(file, item.mode ?? source.defaultMode ?? 0o644);
     }
     return target;
+  }
+
+  /** Every Secret volume materialized so far, to update when its Secret changes. */
+  private readonly secretVolumes: Array<{ dir: string; volume: any }> = [];
+
+  /** A Secret volume's files; a missing key (or Secret) is an error unless the volume is optional. */
+  private secretVolumeFiles(volume: any): Record<string, string> {
+    const data = this.secretData(volume.secret.secretName, volume.secret.optional);
+    const items: Array<{ key: string; path: string }> = volume.secret.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+    const files: Record<string, string> = {};
+    for (const item of items) {
+      if (data[item.key] !== undefined) files[item.path] = data[item.key];
+      else if (!volume.secret.optional) throw new ConfigError(`volume ${volume.name}: key ${item.key} not found in Secret ${volume.secret.secretName}`);
+    }
+    return files;
+  }
+
+  /** The kubelet's update of Secret volumes in running containers: the whole set swapped at once. */
+  private refreshSecretVolumes(secretName: string): void {
+    for (let index = this.secretVolumes.length - 1; index >= 0; index--) {
+      const { dir, volume } = this.secretVolumes[index];
+      if (!existsSync(dir)) {
+        this.secretVolumes.splice(index, 1);
+        continue;
+      }
+      if (volume.secret.secretName !== secretName) continue;
+      writeVolumeFiles(dir, this.secretVolumeFiles(volume), volume.secret.defaultMode ?? 0o644);
+    }
   }
 
   private configMapData(name: string, optional?: boolean): Record<string, string> {
