@@ -33,6 +33,7 @@ export const ENV = {
   tlsKeyFile: 'TLS_KEY_FILE',
   /** The name each pod's certificate is checked against, `{ordinal}` standing for its ordinal; default the pod's host. */
   tlsServerName: 'TLS_SERVER_NAME',
+  migrationEngine: 'MIGRATION_ENGINE',
 } as const;
 
 /** Every variable of ENV, e.g. for a test harness that must not leak its own environment into the program. */
@@ -47,14 +48,15 @@ export const DEFAULTS = {
   namespace: 'default',
   clusterDomain: 'cluster.local',
   port: 6379,
-  podWaitTimeoutSeconds: 600,
   zoneLabel: 'topology.kubernetes.io/zone',
   placementNodes: true,
+  podWaitTimeoutSeconds: 600,
   convergeTimeoutSeconds: 120,
   replicaSyncTimeoutSeconds: 1800,
   slotsInFlight: 32,
   /** 0 = no cap. */
   maxKeysPerSecond: 0,
+  migrationEngine: 'auto',
 } as const;
 
 /** Inclusive integer bounds. */
@@ -86,3 +88,10 @@ export interface DesiredShape {
 export function desiredPodCount(shape: DesiredShape): number {
   return shape.masters * (1 + shape.replicasPerMaster);
 }
+
+/**
+ * How slots move: `auto` lets the servers move them themselves where both ends can (atomic slot
+ * migration, Valkey 9) and no key rate cap is set, else MIGRATE; `migrate` always uses MIGRATE.
+ */
+export const MIGRATION_ENGINES = ['auto', 'migrate'] as const;
+export type MigrationEngineChoice = (typeof MIGRATION_ENGINES)[number];

@@ -8,9 +8,10 @@ import { saveConfigs, verify, waitForReplicaSync } from './converge/convergence'
 import { Refusal, TopologyError, describeError } from './errors';
 import { Executor } from './execute/executor';
 import { formatDuration } from './format';
+import { waitForServerMigrations } from './migrate/atomic-slot-migrator';
 import { defaultTuning } from './migrate/tuning';
-import { observe } from './observe/read';
 import { withPlacement } from './observe/placement';
+import { observe } from './observe/read';
 import { surveyMoves, type Survey } from './observe/slot-survey';
 import { checkCapacity, checkKeySizes, describeLargeKeys, keysToMove } from './plan/capacity';
 import { describePlan } from './plan/describe';
@@ -44,7 +45,13 @@ export async function runPhase(phase: PlanPhase, settings: Settings, pods: reado
   const receivers = new Map<string, number>();
   let firstView: ClusterView | undefined;
   for (let round = 1; ; round++) {
-    const observation = await observe(connections, pods, { countKeysPerSlot: true });
+    let observation = await observe(connections, pods, { countKeysPerSlot: true });
+    // Slots the servers are still moving for an earlier run (killed, or a round that failed) must
+    // not be planned again: wait for those jobs, then look again.
+    const capable = pods.filter((_, ordinal) => observation.capabilities[ordinal]?.migrateSlots && observation.view.pods[ordinal]?.role === 'master');
+    if (capable.length > 0 && !settings.dryRun && (await waitForServerMigrations(capable, (pod) => connections.client(pod), log, settings.podWaitTimeoutMs))) {
+      observation = await observe(connections, pods, { countKeysPerSlot: true });
+    }
     firstView ??= observation.view;
     if (round === 1) log.info(`${phase}: servers: ${describeServers(observation.servers)}`);
     const plan = planPhase(await withPlacement(observation.view, settings, log), settings, phase);
@@ -126,6 +133,7 @@ function execute(context: PhaseContext, plan: Plan, view: ClusterView, capabilit
     tuning: { ...defaultTuning, slotsInFlight: settings.slotsInFlight, maxKeysPerSecond: settings.maxKeysPerSecond },
     survey: survey?.slots,
     capabilities,
+    migrationEngine: settings.migrationEngine,
   });
   return executor.run();
 }

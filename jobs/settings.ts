@@ -2,7 +2,7 @@
 // Names, defaults and bounds come from the contract the chart writes the Jobs' env from.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { BOUNDS, DEFAULTS, ENV, MAX_PODS, desiredPodCount, type Bounds, type DesiredShape } from './contract';
+import { BOUNDS, DEFAULTS, ENV, MAX_PODS, desiredPodCount, type Bounds, type DesiredShape, MIGRATION_ENGINES, type MigrationEngineChoice } from './contract';
 import { UsageError } from './errors';
 import type { PodAddress } from './pod';
 import { ORDINAL_PLACEHOLDER, type TlsSettings } from './redis/tls';
@@ -45,12 +45,14 @@ export interface Settings extends DesiredShape {
   readonly maxKeysPerSecond: number;
   /** TLS to every pod, verifying its certificate; undefined = plain TCP. */
   readonly tls: TlsSettings | undefined;
+  /** `auto`: the servers' atomic slot migration where both ends have it and no key rate cap is set; `migrate`: always MIGRATE. */
+  readonly migrationEngine: MigrationEngineChoice;
 }
 
 export const usage = `Usage: topology --phase pre|post|all --masters M --replicas-per-master R
        [--pods HOST:PORT,HOST:PORT,...] [--password-file FILE] [--dry-run]
        [--tls-ca-file FILE [--tls-cert-file FILE [--tls-key-file FILE]] [--tls-server-name NAME]]
-       [--slots-in-flight N] [--max-keys-per-second N]
+       [--slots-in-flight N] [--max-keys-per-second N] [--migration-engine auto|migrate]
 
 Environment equivalents: ${ENV.phase}, ${ENV.masters}, ${ENV.replicasPerMaster}, ${ENV.pods}, ${ENV.passwordFile}, ${ENV.dryRun}=true,
 ${ENV.slotsInFlight}, ${ENV.maxKeysPerSecond}, ${ENV.tlsCaFile}, ${ENV.tlsCertFile}, ${ENV.tlsKeyFile}, ${ENV.tlsServerName}; a flag wins over its variable.
@@ -72,7 +74,9 @@ ${ENV.replicaSyncTimeoutSeconds} (default ${DEFAULTS.replicaSyncTimeoutSeconds})
 --tls-cert-file, --tls-key-file: the client certificate and its key (default: in the certificate's file), for pods
   that require one;
 --tls-server-name: the name each pod's certificate must carry, ${ORDINAL_PLACEHOLDER} standing for its ordinal (default: the
-  pod's host; needed with --pods as IPs, e.g. redis-cluster-${ORDINAL_PLACEHOLDER}.redis-cluster-svc.default.svc.cluster.local).`;
+  pod's host; needed with --pods as IPs, e.g. redis-cluster-${ORDINAL_PLACEHOLDER}.redis-cluster-svc.default.svc.cluster.local).
+--migration-engine (${ENV.migrationEngine}): auto (default) lets the servers move slots themselves where both ends can
+  (Valkey 9 atomic slot migration; without a key rate cap, which it cannot honour), else MIGRATE; migrate: always MIGRATE.`;
 
 /** Flags that take a value, and the variable each stands for. */
 const valueFlags = {
@@ -87,6 +91,7 @@ const valueFlags = {
   'tls-cert-file': ENV.tlsCertFile,
   'tls-key-file': ENV.tlsKeyFile,
   'tls-server-name': ENV.tlsServerName,
+  'migration-engine': ENV.migrationEngine,
 } as const;
 
 const options = {
@@ -133,6 +138,10 @@ export function parseSettings(argv: readonly string[], env: Env, readFile: (path
   requireWithin(slotsInFlight, BOUNDS.slotsInFlight, `--slots-in-flight (${ENV.slotsInFlight})`);
   const maxKeysPerSecond = optionalInteger(setting(ENV.maxKeysPerSecond), DEFAULTS.maxKeysPerSecond, `--max-keys-per-second (${ENV.maxKeysPerSecond})`);
   requireWithin(maxKeysPerSecond, BOUNDS.maxKeysPerSecond, `--max-keys-per-second (${ENV.maxKeysPerSecond})`, ' (0 = no cap)');
+  const migrationEngine = setting(ENV.migrationEngine) ?? DEFAULTS.migrationEngine;
+  if (!(MIGRATION_ENGINES as readonly string[]).includes(migrationEngine)) {
+    throw new UsageError(`--migration-engine (${ENV.migrationEngine}) must be ${MIGRATION_ENGINES.join(' or ')}, got '${migrationEngine}'`);
+  }
 
   const port = optionalInteger(env[ENV.port]?.trim() || undefined, DEFAULTS.port, ENV.port);
   requireWithin(port, BOUNDS.port, ENV.port, ' (the bus port is +10000)');
@@ -158,6 +167,7 @@ export function parseSettings(argv: readonly string[], env: Env, readFile: (path
     slotsInFlight,
     maxKeysPerSecond,
     tls: parseTls(setting),
+    migrationEngine: migrationEngine as MigrationEngineChoice,
   };
 }
 

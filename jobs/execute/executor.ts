@@ -10,7 +10,9 @@ import { readPod } from '../observe/read';
 import type { SurveyedSlot } from '../observe/slot-survey';
 import type { ServerCapabilities } from '../redis/server';
 import { describeStep } from '../plan/describe';
-import type { ClusterView, OpenSlotRepair, Plan, Step } from '../plan/model';
+import type { MigrationEngineChoice } from '../contract';
+import { AtomicSlotMigrator, waitForServerMigrations } from '../migrate/atomic-slot-migrator';
+import type { ClusterView, OpenSlotRepair, Plan, SlotMove, Step } from '../plan/model';
 import { toRanges } from '../plan/slots';
 import type { Pod } from '../pod';
 import type { Log } from '../progress';
@@ -31,6 +33,7 @@ export interface ExecutionOptions {
   readonly survey?: ReadonlyMap<number, SurveyedSlot>;
   /** Each pod's server capabilities, index = ordinal. */
   readonly capabilities: readonly ServerCapabilities[];
+  readonly migrationEngine: MigrationEngineChoice;
 }
 
 export class Executor {
@@ -121,6 +124,16 @@ export class Executor {
       case 'addSlots':
         for (const step of batch) if (step.kind === 'addSlots') await this.addSlots(step.node, step.slots);
         break;
+      case 'clearReplicaSlotFlags':
+        for (const step of batch) {
+          if (step.kind !== 'clearReplicaSlotFlags') continue;
+          const master = this.podOf(step.master);
+          const client = await this.client(master);
+          await withRetry(`${master.name}: SETSLOT NODE for its replica's open slots`, () =>
+            Promise.all(Object.entries(step.owners).map(([slot, owner]) => call(client, 'CLUSTER', 'SETSLOT', slot, 'NODE', owner))),
+          );
+        }
+        break;
       case 'meet':
         await this.meetAll(batch.flatMap((step) => (step.kind === 'meet' ? [step] : [])));
         break;
@@ -129,7 +142,7 @@ export class Executor {
         break;
       case 'migrate':
         await this.settle({ requireStateOk: true });
-        for (const step of batch) if (step.kind === 'migrate') await this.migrator.run(step.moves, this.options.estimatedKeys);
+        for (const step of batch) if (step.kind === 'migrate') await this.migrate(step.moves);
         break;
       case 'replicate':
         await this.settle({ requireStateOk: false });
@@ -140,6 +153,40 @@ export class Executor {
         break;
     }
     await this.settle({ requireStateOk: false });
+  }
+
+  /**
+   * The servers move the slots themselves (atomic slot migration) where both ends of every pair
+   * can and no key rate cap is set (it has no rate setting to honour one); else MIGRATE.
+   */
+  private async migrate(moves: readonly SlotMove[]): Promise<void> {
+    const { capabilities, tuning, log, estimatedKeys, survey, migrationEngine } = this.options;
+    const capable = (id: string) => capabilities[this.podOf(id).ordinal]?.migrateSlots === true;
+    const atomic = moves.every((move) => capable(move.from) && capable(move.to));
+    if (!atomic || migrationEngine === 'migrate' || tuning.maxKeysPerSecond > 0) {
+      if (atomic && migrationEngine === 'auto')
+        log.info('a key rate cap is set: moving slots with MIGRATE, which the cap paces (atomic slot migration has no rate setting)');
+      await this.migrator.run(moves, estimatedKeys);
+      return;
+    }
+    const keys = new Map<number, number>();
+    for (const move of moves) {
+      const source = this.view.pods.find((pod) => pod.id === move.from);
+      for (const slot of move.slots) keys.set(slot, source?.keysBySlot[slot] ?? 0);
+    }
+    await new AtomicSlotMigrator({
+      client: (pod) => this.client(pod),
+      podOf: (id) => this.podOf(id),
+      log,
+      bytesOf: (slot) => survey?.get(slot)?.bytes ?? 0,
+      keysOf: (slot) => keys.get(slot) ?? 0,
+      fallback: async (fallbackMoves, fallbackKeys) => {
+        // Failed imports are cleaned up on the target and its replicas before MIGRATE touches those slots.
+        await waitForServerMigrations(this.convergence.members(), (pod) => this.client(pod), log, this.options.convergeTimeoutMs);
+        await this.settle({ requireStateOk: true });
+        await this.migrator.run(fallbackMoves, fallbackKeys);
+      },
+    }).run(moves, estimatedKeys);
   }
 
   /** Open slots are independent: repair several at once. */

@@ -12,7 +12,7 @@ import { TopologyError } from '../errors';
 import type { PlanContext } from './context';
 import { checkKeysHaveOwners, checkStrangers, findMembership } from './membership';
 import type { ClusterView, DesiredShape, Plan, PlanPhase, PodNode, Step } from './model';
-import { planOpenSlotRepairs } from './open-slots';
+import { planOpenSlotRepairs, planReplicaFlagRepairs } from './open-slots';
 import { planPost } from './post';
 import { planPre } from './pre';
 import { applyFailover, initialWorking, ownedSlots } from './working';
@@ -34,7 +34,7 @@ export function planPhase(view: ClusterView, desired: DesiredShape, phase: PlanP
   const steps: Step[] = [];
   const notes: string[] = [];
   const repairs = planOpenSlotRepairs(memberMasters);
-  steps.push(...repairs);
+  steps.push(...repairs, ...planReplicaFlagRepairs(view.pods.filter(isMember)));
   const working = initialWorking(view, memberMasters, repairs);
   for (const stranger of view.strangers) {
     steps.push({ kind: 'forget', node: stranger.id, reason: `${stranger.id.slice(0, 8)} (${stranger.address}) is no pod and unreachable` });

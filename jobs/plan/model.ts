@@ -106,6 +106,12 @@ export type Step =
   | OpenSlotRepair
   | { readonly kind: 'forget'; readonly node: string; readonly reason: string }
   | { readonly kind: 'failover'; readonly replica: string; readonly master: string }
+  /**
+   * A replica still shows slots MIGRATING/IMPORTING that its master has closed (Valkey replicates
+   * SETSLOT, and a replica can miss one): the master repeats SETSLOT NODE for them, which reaches
+   * the replica. `owners` gives each slot's owner.
+   */
+  | { readonly kind: 'clearReplicaSlotFlags'; readonly replica: string; readonly master: string; readonly owners: Readonly<Record<number, string>> }
   /** Unowned slots given to a master (CLUSTER ADDSLOTSRANGE): no keys move. */
   | { readonly kind: 'addSlots'; readonly node: string; readonly slots: readonly number[] }
   | { readonly kind: 'meet'; readonly node: string; readonly via: string }

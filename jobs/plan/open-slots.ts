@@ -2,7 +2,7 @@
 // each is closed, following redis-cli --cluster fix. Decided here; done by execute/open-slot-repair.
 import { TopologyError } from '../errors';
 import { receiverHeadroom } from './capacity';
-import type { OpenSlotRepair, PodNode } from './model';
+import type { OpenSlotRepair, PodNode, Step } from './model';
 
 /** Every open slot among the member masters, and how each is closed. */
 export function planOpenSlotRepairs(masters: readonly PodNode[]): OpenSlotRepair[] {
@@ -103,6 +103,28 @@ function decideOpenSlotRepair(slot: number, masters: readonly PodNode[]): OpenSl
     `slot ${slot} is open in a way that cannot be fixed automatically: migrating on ${migrating.map(name).join(', ') || 'none'}, importing on ${importing.map(name).join(', ') || 'none'}, owner ${name(owner)}`,
     'inspect it with redis-cli --cluster check and fix it by hand, then run again',
   );
+}
+
+/**
+ * Replicas showing open slots their master does not (and whose owner is clear): the master
+ * repeats SETSLOT NODE for them. Replicas of Redis never show open slots; Valkey's do.
+ */
+export function planReplicaFlagRepairs(members: readonly PodNode[]): Step[] {
+  const byId = new Map(members.map((pod) => [pod.id, pod]));
+  const owner = new Map<number, string>();
+  for (const pod of members) if (pod.role === 'master') for (const slot of pod.slots) owner.set(slot, pod.id);
+  const steps: Step[] = [];
+  for (const replica of members) {
+    const master = replica.masterId === null ? undefined : byId.get(replica.masterId);
+    if (replica.role !== 'replica' || !master || master.role !== 'master') continue;
+    const owners: Record<number, string> = {};
+    for (const slot of [...Object.keys(replica.migrating), ...Object.keys(replica.importing)].map(Number)) {
+      if (master.migrating[slot] !== undefined || master.importing[slot] !== undefined || !owner.has(slot)) continue;
+      owners[slot] = owner.get(slot)!;
+    }
+    if (Object.keys(owners).length > 0) steps.push({ kind: 'clearReplicaSlotFlags', replica: replica.id, master: master.id, owners });
+  }
+  return steps;
 }
 
 /** Whether `target` can take the keys of `slot` still on `source` (estimated at the source's bytes per key) and keep its headroom. */

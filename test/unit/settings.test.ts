@@ -129,6 +129,15 @@ test('--dry-run takes no value: --dry-run=yes is refused, naming it', () => {
   assert.equal(parseSettings([...base, '--dry-run'], {}).dryRun, true);
 });
 
+test('migration engine: auto by default, migrate on request, nothing else', () => {
+  assert.equal(parseSettings(base, {}).migrationEngine, 'auto');
+  assert.equal(parseSettings([...base, '--migration-engine', 'migrate'], {}).migrationEngine, 'migrate');
+  assert.throws(
+    () => parseSettings([...base, '--migration-engine', 'fast'], {}),
+    /--migration-engine \(MIGRATION_ENGINE\) must be auto or migrate, got 'fast'/,
+  );
+});
+
 test('TLS: on with a CA; a certificate file alone holds its key; a key, a certificate or a server name without a CA is refused', () => {
   assert.equal(parseSettings(base, {}).tls, undefined);
   assert.deepEqual(parseSettings([...base, '--tls-ca-file', '/tls/ca.crt', '--tls-cert-file', '/tls/both.pem'], {}).tls, {
@@ -214,6 +223,7 @@ const envCases: { [Name in keyof typeof ENV]: { value: string; read: (settings: 
     expected: 'redis-{ordinal}.svc',
     with: { [ENV.tlsCaFile]: '/tls/ca.crt' },
   },
+  migrationEngine: { value: 'migrate', read: (settings) => settings.migrationEngine, expected: 'migrate' },
 };
 
 test("every variable of the contract's ENV is read, and changes its setting", () => {

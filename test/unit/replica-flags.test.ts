@@ -1,0 +1,52 @@
+// Valkey replicates SETSLOT, so a replica shows its master's open slots, and can keep some its
+// master has closed. The planner has the master repeat SETSLOT NODE for those; Redis replicas
+// never show open slots, and a master still migrating is left to the open-slot repairs.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { planReplicaFlagRepairs } from '../../jobs/plan/open-slots';
+import type { PodNode } from '../../jobs/plan/model';
+
+const pod = (ordinal: number, fields: Partial<PodNode>): PodNode => ({
+  ordinal,
+  name: `pod ${ordinal}`,
+  ip: `10.0.0.${ordinal + 1}`,
+  port: 6379,
+  id: `node${ordinal}`,
+  role: 'master',
+  masterId: null,
+  slots: [],
+  migrating: {},
+  importing: {},
+  knows: [],
+  failing: [],
+  handshakes: 0,
+  keyCount: 0,
+  keysBySlot: {},
+  usedMemory: 0,
+  maxMemory: 0,
+  maxMemoryPolicy: 'noeviction',
+  evictedKeys: 0,
+  ...fields,
+});
+
+test('a replica keeping slots open that its master closed: the master repeats SETSLOT NODE with each slot owner', () => {
+  const members = [
+    pod(0, { slots: [1, 2] }),
+    pod(6, { slots: [5, 6] }),
+    pod(7, { role: 'replica', masterId: 'node6', importing: { 5: 'node0', 6: 'node0' } }),
+    pod(1, { role: 'replica', masterId: 'node0', migrating: { 5: 'node6' } }),
+  ];
+  assert.deepEqual(planReplicaFlagRepairs(members), [
+    { kind: 'clearReplicaSlotFlags', replica: 'node7', master: 'node6', owners: { 5: 'node6', 6: 'node6' } },
+    { kind: 'clearReplicaSlotFlags', replica: 'node1', master: 'node0', owners: { 5: 'node6' } },
+  ]);
+});
+
+test('nothing when the master has the same slot open (an interrupted migration) or nobody owns the slot', () => {
+  const members = [
+    pod(0, { slots: [1, 2], migrating: { 2: 'node6' } }),
+    pod(6, { slots: [5], importing: { 2: 'node0' } }),
+    pod(7, { role: 'replica', masterId: 'node6', importing: { 2: 'node0', 9: 'node0' } }),
+  ];
+  assert.deepEqual(planReplicaFlagRepairs(members), []);
+});
