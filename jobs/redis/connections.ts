@@ -123,12 +123,15 @@ export function connectionError(pod: Pod, error: unknown, tls?: TlsSettings): To
   if (isRedisError(error, 'authentication')) return new AuthenticationError(pod);
   const tlsRefusal = tlsFailure(pod, error, tls);
   if (tlsRefusal) return tlsRefusal;
-  // A TLS server that wants a client certificate may just drop a client without one.
+  // A TLS failure does not always say so: a server that wants a client certificate may just drop the
+  // connection, and a plaintext server leaves a TLS handshake unanswered until the timeout.
   const tlsHint =
     tls === undefined
       ? '; if the pods serve TLS, give the program their CA (--tls-ca-file)'
-      : tls.certFile === undefined
-        ? '; if the pods require client certificates (tls-auth-clients yes), give the program one (--tls-cert-file, --tls-key-file)'
-        : '; if the pods refused the client certificate (--tls-cert-file), it may have expired or have a CA they do not trust';
+      : `; that it serves TLS on port ${pod.port} (TLS is on for the program); ${
+          tls.certFile === undefined
+            ? 'and, if the pods require client certificates (tls-auth-clients yes), give the program one (--tls-cert-file, --tls-key-file)'
+            : 'and, if the pods refused the client certificate (--tls-cert-file), that it is valid now and signed by a CA they trust'
+        }`;
   return new TopologyError(`${pod.name} is unreachable: ${describeError(error)}`, `check that the pod is running and the address is right${tlsHint}`);
 }

@@ -5,13 +5,15 @@
 // running pods, which serve the new one without a restart. Each step prints its wall time.
 import assert from 'node:assert/strict';
 import { X509Certificate, randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { connect } from 'node:tls';
 import Redis from 'ioredis';
 import { CertificateAuthority, tlsSecretData } from '../support/certificates';
 import { loadKeys, verifyKeysWith, type KeySet } from '../support/keyspace';
+import { argoSync } from '../support/gitops-standin';
 import { StandInCluster, sleep } from '../support/kubelet-standin';
-import type { KubeObject } from '../support/manifests';
+import { readManifests, type KubeObject } from '../support/manifests';
 import { ensureBundle } from '../support/topology-cli';
 import {
   GitOpsRepository,
@@ -201,6 +203,85 @@ function tlsScenario(tool: GitOpsTool, subnet: number): void {
   );
 }
 
+/**
+ * Turning TLS on for a running cluster, as docs/operations.md says: the pods switch first, without the Jobs
+ * (Argo CD: a sync with the apply strategy; Flux: `kubectl apply -f dist/main/`) and restart at once; then the
+ * normal sync, whose Jobs now reach TLS pods. (A normal sync straight away stops at the pre Job, whose TLS cannot
+ * reach the plaintext pods, before anything changes.)
+ */
+function switchScenario(tool: GitOpsTool, subnet: number): void {
+  test(`${tool}: a running plaintext cluster switched to TLS as docs/operations.md says, every key kept`, { timeout: 900_000 }, async (t) => {
+    const password = randomBytes(12).toString('hex');
+    const ca = new CertificateAuthority(`${tool} switch stand-in CA`);
+    const cluster = new StandInCluster({
+      subnet,
+      issueCertificate: (certificate) => tlsSecretData(ca.issue({ commonName: certificate.metadata.name, dnsNames: certificate.spec.dnsNames }), ca),
+    });
+    const repository = new GitOpsRepository(tool);
+    const client = ca.issue({ commonName: 'e2e test client' });
+    const tls: ClientTls = { caFile: ca.certificateFile, certFile: client.certificateFile, keyFile: client.privateKeyFile };
+    after(async () => {
+      await cluster.destroy();
+      repository.remove();
+      ca.remove();
+    });
+    await createPasswordSecret(cluster, password);
+    const step = storySteps(t);
+    const jobLogs = (name: string) => cluster.jobs.get(name)?.logs ?? '(job did not run)';
+
+    await step('a plaintext cluster with keys', async () => {
+      await repository.synth({ namespace: 'default' });
+      const result = await timed(`${tool} first sync without TLS`, () => repository.sync(cluster));
+      assert.ok(result.ok, `sync failed at ${result.failedStep}: ${result.error}`);
+      const application = clusterClient(cluster, password);
+      try {
+        await loadKeys(application, keys);
+      } finally {
+        application.disconnect();
+      }
+    });
+
+    await step('the pods switch first (no Jobs), restart at once and heal over TLS; then the normal sync passes; every key kept', async () => {
+      await repository.synth(TLS_PROPS);
+      await timed(`${tool}: the new pods applied without the Jobs`, async () => {
+        if (tool === 'argocd') {
+          const result = await argoSync(cluster, repository.dist, { strategy: 'apply' });
+          assert.ok(result.ok, `sync failed at ${result.failedStep}: ${result.error}`);
+        } else {
+          // `kubectl apply` returns at once and the rollout waits for cert-manager's Secret; the stand-in rolls the
+          // pods inside apply, so the Certificate goes first.
+          const objects = readManifests(path.join(repository.dist, 'main'), true);
+          for (const object of [...objects.filter((o) => o.kind === 'Certificate'), ...objects.filter((o) => o.kind !== 'Certificate')]) {
+            await cluster.apply(object);
+          }
+        }
+      });
+      await timed(`${tool}: every pod restarted at once`, () => cluster.restartAllPods(statefulSetName));
+      const restartedAt = Date.now();
+      for (;;) {
+        const healthy = await clusterRoles(cluster, password, tls)
+          .then(async (roles) => roles.states.every((state) => state === 'ok') && (await clusterCheck(cluster, password, tls)).ok)
+          .catch(() => false);
+        if (healthy) break;
+        if (Date.now() - restartedAt > 60_000) assert.fail('the cluster did not heal over TLS within 60 s');
+        await sleep(500);
+      }
+      console.log(`${tool}: healthy over TLS ${((Date.now() - restartedAt) / 1000).toFixed(1)} s after the restart`);
+      const result = await timed(`${tool} sync with TLS`, () => repository.sync(cluster));
+      assert.ok(result.ok, `sync failed at ${result.failedStep}: ${result.error}\n${jobLogs(preJobName)}\n${jobLogs(postJobName)}`);
+      const check = await clusterCheck(cluster, password, tls);
+      assert.ok(check.ok, check.output);
+      const reader = clusterClient(cluster, password, tls);
+      try {
+        const verified = await verifyKeysWith(reader, keys, 1000);
+        assert.equal(verified.missing + verified.wrong, 0, verified.examples.join(', '));
+      } finally {
+        reader.disconnect();
+      }
+    });
+  });
+}
+
 /** Runs the steps of one story in order; once a step fails, the rest are skipped, not run on a broken world. */
 function storySteps(t: TestContext): (name: string, step: () => Promise<void>) => Promise<void> {
   let failed = false;
@@ -218,3 +299,5 @@ function storySteps(t: TestContext): (name: string, step: () => Promise<void>) =
 
 tlsScenario('argocd', 74);
 tlsScenario('flux', 76);
+switchScenario('argocd', 92);
+switchScenario('flux', 94);

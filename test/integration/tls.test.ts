@@ -148,7 +148,7 @@ describe('the topology program over TLS', () => {
     await refusedRun(
       [...shrink, '--tls-ca-file', files.caFile, '--tls-cert-file', expired.certificateFile, '--tls-key-file', expired.privateKeyFile],
       // TLS 1.3: the pod's alert may arrive first, or the connection may just be reset.
-      /pod 0 \(127\.[\d.]+:6379\) (refused the program's TLS client certificate: .*certificate expired\n.*what to do: give --tls-cert-file a certificate, valid now|is unreachable: .*\n.*the pods refused the client certificate \(--tls-cert-file\), it may have expired)/,
+      /pod 0 \(127\.[\d.]+:6379\) (refused the program's TLS client certificate: .*certificate expired\n.*what to do: give --tls-cert-file a certificate, valid now|is unreachable: .*\n.*if the pods refused the client certificate \(--tls-cert-file\), that it is valid now)/,
     );
     // The pods just drop a client without a certificate; the hint says what they may want.
     await refusedRun(
@@ -240,6 +240,25 @@ describe('pods whose certificate has expired', () => {
         client.disconnect();
       }
     }
+  });
+});
+
+describe('pods without TLS, the program with it', () => {
+  const plainPods = new LocalRedisPods({ subnet: 73, password });
+  before(async () => {
+    await plainPods.startMany(3);
+  });
+  after(async () => {
+    await plainPods.destroy();
+  });
+
+  test('the run stops naming the pod, and the hint says to check that it serves TLS; nothing formed', async () => {
+    // A plaintext server leaves the TLS handshake unanswered: the connection times out.
+    await refusedRun(
+      [...topologyArgs({ phase: 'post', masters: 3, replicasPerMaster: 0, pods: plainPods.addresses(3) }), ...tlsArgs],
+      /pod \d \(127\.[\d.]+:6379\) (is unreachable|does not speak TLS).*\n.*(that it serves TLS on port 6379 \(TLS is on for the program\)|but not for the pods)/,
+    );
+    for (const ordinal of [0, 1, 2]) assert.equal((await readClusterNodes(plainPods, ordinal)).length, 1);
   });
 });
 

@@ -64,15 +64,22 @@ const argoHook = 'argocd.argoproj.io/hook';
 const argoWave = 'argocd.argoproj.io/sync-wave';
 const argoDeletePolicy = 'argocd.argoproj.io/hook-delete-policy';
 
-/** One Argo CD sync of an Application whose source is `folder` (auto-sync with prune). */
-export async function argoSync(cluster: StandInCluster, folder: string, { timeoutMs = 600_000 } = {}): Promise<SyncResult> {
+/**
+ * One Argo CD sync of an Application whose source is `folder` (auto-sync with prune). `strategy: 'apply'` is
+ * `argocd app sync --strategy apply`: the resources alone, no hooks.
+ */
+export async function argoSync(
+  cluster: StandInCluster,
+  folder: string,
+  { timeoutMs = 600_000, strategy = 'hook' }: { timeoutMs?: number; strategy?: 'hook' | 'apply' } = {},
+): Promise<SyncResult> {
   const desired = readManifests(folder, true);
   const steps: SyncResult['steps'] = [];
   const phaseOf = (object: KubeObject) =>
     annotation(object, argoHook)
       ?.split(',')
       .map((hook) => hook.trim()) ?? ['Sync'];
-  for (const phase of ['PreSync', 'Sync', 'PostSync']) {
+  for (const phase of strategy === 'apply' ? ['Sync'] : ['PreSync', 'Sync', 'PostSync']) {
     const started = Date.now();
     const resources = desired.filter((object) => phaseOf(object).includes(phase));
     const waves = [...new Set(resources.map((object) => Number(annotation(object, argoWave) ?? 0)))].sort((a, b) => a - b);
