@@ -1,24 +1,21 @@
 // Execute: runs a plan's steps against the pods, waiting for the cluster to agree between them.
 // Each step checks the live state first, so repeating a step (or a whole run) is safe.
 import type { Redis } from 'ioredis';
-import { sleep } from '../clock';
 import { Convergence, type SettleOptions } from '../converge/convergence';
 import { TopologyError } from '../errors';
 import { SlotMigrator } from '../migrate/slot-migrator';
 import type { MigrationTuning } from '../migrate/tuning';
-import { readPod } from '../observe/read';
 import type { SurveyedSlot } from '../observe/slot-survey';
 import type { ServerCapabilities } from '../redis/server';
 import { describeStep } from '../plan/describe';
 import type { MigrationEngineChoice } from '../contract';
 import { AtomicSlotMigrator, waitForServerMigrations } from '../migrate/atomic-slot-migrator';
 import type { ClusterView, OpenSlotRepair, Plan, SlotMove, Step } from '../plan/model';
-import { toRanges } from '../plan/slots';
 import type { Pod } from '../pod';
 import type { Log } from '../progress';
 import { call, withRetry } from '../redis/command';
 import type { Connections } from '../redis/connections';
-import { isRedisError } from '../redis/errors';
+import { NodeSteps } from './node-steps';
 import { repairOpenSlot } from './open-slot-repair';
 
 export interface ExecutionOptions {
@@ -45,6 +42,7 @@ export class Executor {
    */
   private masters: Pod[];
   private readonly migrator: SlotMigrator;
+  private readonly nodes: NodeSteps;
 
   constructor(
     private readonly plan: Plan,
@@ -66,6 +64,14 @@ export class Executor {
       options.tuning,
     );
     if (options.survey) this.migrator.remember(options.survey);
+    this.nodes = new NodeSteps({
+      connections: options.connections,
+      convergence: this.convergence,
+      log: options.log,
+      client: (pod) => this.client(pod),
+      podOf: (id) => this.podOf(id),
+      settle: (settleOptions) => this.settle(settleOptions),
+    });
   }
 
   /** Waits for agreement, then takes the masters of that moment. */
@@ -116,13 +122,13 @@ export class Executor {
         await this.repairOpenSlots(batch.flatMap((step) => (step.kind === 'repairOpenSlot' ? [step] : [])));
         break;
       case 'forget':
-        await Promise.all(batch.map((step) => (step.kind === 'forget' ? this.forgetEverywhere(step.node) : undefined)));
+        await Promise.all(batch.map((step) => (step.kind === 'forget' ? this.nodes.forgetEverywhere(step.node) : undefined)));
         break;
       case 'failover':
-        for (const step of batch) if (step.kind === 'failover') await this.failover(step.replica, step.master);
+        for (const step of batch) if (step.kind === 'failover') await this.nodes.failover(step.replica, step.master);
         break;
       case 'addSlots':
-        for (const step of batch) if (step.kind === 'addSlots') await this.addSlots(step.node, step.slots);
+        for (const step of batch) if (step.kind === 'addSlots') await this.nodes.addSlots(step.node, step.slots);
         break;
       case 'clearReplicaSlotFlags':
         for (const step of batch) {
@@ -135,10 +141,10 @@ export class Executor {
         }
         break;
       case 'meet':
-        await this.meetAll(batch.flatMap((step) => (step.kind === 'meet' ? [step] : [])));
+        await this.nodes.meetAll(batch.flatMap((step) => (step.kind === 'meet' ? [step] : [])));
         break;
       case 'makeEmptyMaster':
-        for (const step of batch) if (step.kind === 'makeEmptyMaster') await this.makeEmptyMaster(step.node, step.via);
+        for (const step of batch) if (step.kind === 'makeEmptyMaster') await this.nodes.makeEmptyMaster(step.node, step.via);
         break;
       case 'migrate':
         await this.settle({ requireStateOk: true });
@@ -146,10 +152,10 @@ export class Executor {
         break;
       case 'replicate':
         await this.settle({ requireStateOk: false });
-        for (const step of batch) if (step.kind === 'replicate') await this.replicate(step.node, step.master);
+        for (const step of batch) if (step.kind === 'replicate') await this.nodes.replicate(step.node, step.master);
         break;
       case 'removeNode':
-        await this.removeNodes(batch.flatMap((step) => (step.kind === 'removeNode' ? [step.node] : [])));
+        await this.nodes.removeNodes(batch.flatMap((step) => (step.kind === 'removeNode' ? [step.node] : [])));
         break;
     }
     await this.settle({ requireStateOk: false });
@@ -191,150 +197,25 @@ export class Executor {
 
   /** Open slots are independent: repair several at once. */
   private async repairOpenSlots(repairs: readonly OpenSlotRepair[]): Promise<void> {
-    const queue = [...repairs];
     const environment = {
       client: (pod: Pod) => this.client(pod),
       podOf: (id: string) => this.podOf(id),
       masters: () => this.masters,
       log: this.options.log,
     };
+    // A node importing from a node that is no longer a master reports cluster_state:fail and
+    // serves no key, which also fails every migration into it: those repairs (toOwner, which
+    // first tell the importing node the owner) go first, then the others.
+    const order = { toOwner: 0, close: 1, complete: 2 } as const;
+    const queue = [...repairs].sort((a, b) => order[a.mode] - order[b.mode] || a.slot - b.slot);
+    const failures: unknown[] = [];
     const worker = async () => {
-      for (let repair = queue.shift(); repair; repair = queue.shift()) await repairOpenSlot(repair, environment, this.migrator);
+      for (let repair = queue.shift(); repair; repair = queue.shift()) {
+        // One slot that cannot be repaired now does not keep the others open.
+        await repairOpenSlot(repair, environment, this.migrator).catch((error: unknown) => failures.push(error));
+      }
     };
-    const results = await Promise.allSettled(Array.from({ length: Math.min(16, queue.length) }, worker));
-    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-    if (failed) throw failed.reason;
-  }
-
-  private async self(pod: Pod) {
-    return (await readPod(this.options.connections, pod, { withInfo: false })).self;
-  }
-
-  private async forgetEverywhere(nodeId: string): Promise<void> {
-    await Promise.all(
-      this.convergence.members().map((pod) =>
-        withRetry(`${pod.name}: CLUSTER FORGET ${nodeId}`, async () => {
-          try {
-            await call(await this.client(pod), 'CLUSTER', 'FORGET', nodeId);
-          } catch (error) {
-            if (!isRedisError(error, 'unknownNode')) throw error;
-          }
-        }),
-      ),
-    );
-  }
-
-  private async failover(replicaId: string, masterId: string): Promise<void> {
-    const replica = this.podOf(replicaId);
-    const master = this.podOf(masterId);
-    if (!(await this.self(replica)).flags.has('slave')) return;
-    await this.settle({ requireStateOk: true });
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      await withRetry(`${replica.name}: CLUSTER FAILOVER`, async () => {
-        await call(await this.client(replica), 'CLUSTER', 'FAILOVER');
-      });
-      const deadline = Date.now() + 30_000;
-      while (Date.now() < deadline) {
-        const [replicaSelf, masterSelf] = await Promise.all([this.self(replica), this.self(master)]);
-        if (!replicaSelf.flags.has('slave') && masterSelf.flags.has('slave')) {
-          this.options.log.info(`${replica.name} is now the master, ${master.name} its replica`);
-          return;
-        }
-        await sleep(200);
-      }
-      this.options.log.warn(`failover of ${master.name} to ${replica.name} has not completed after 30s (attempt ${attempt}/3)`);
-    }
-    throw new TopologyError(
-      `failover of ${master.name} to ${replica.name} did not complete`,
-      'check that the replica is in sync (INFO replication on it) and run again',
-    );
-  }
-
-  private async addSlots(nodeId: string, slots: readonly number[]): Promise<void> {
-    const pod = this.podOf(nodeId);
-    const owned = new Set((await this.self(pod)).slots);
-    const missing = slots.filter((slot) => !owned.has(slot));
-    if (missing.length === 0) return;
-    const args = toRanges(missing).flatMap(([start, end]) => [start, end]);
-    await withRetry(`${pod.name}: CLUSTER ADDSLOTSRANGE`, async () => {
-      await call(await this.client(pod), 'CLUSTER', 'ADDSLOTSRANGE', ...args);
-    });
-  }
-
-  private async meet(nodeId: string, viaId: string): Promise<void> {
-    const pod = this.podOf(nodeId);
-    const via = this.podOf(viaId);
-    await withRetry(`${via.name}: CLUSTER MEET ${pod.ip} ${pod.port}`, async () => {
-      await call(await this.client(via), 'CLUSTER', 'MEET', pod.ip, pod.port);
-    });
-    this.convergence.add(via);
-    this.convergence.add(pod);
-  }
-
-  /**
-   * Each joining node is met through its `via` (that one must work), then also by every other
-   * member and every earlier joiner (best effort): direct handshakes all round, instead of waiting
-   * seconds for gossip to introduce the newcomer to each node in turn.
-   */
-  private async meetAll(steps: ReadonlyArray<{ readonly node: string; readonly via: string }>): Promise<void> {
-    for (const step of steps) await this.meet(step.node, step.via);
-    const joiners = steps.map((step) => this.podOf(step.node));
-    const earlier = new Set(joiners.map((pod) => pod.ordinal));
-    await Promise.all(
-      joiners.flatMap((joiner) => {
-        earlier.delete(joiner.ordinal);
-        const senders = this.convergence.members().filter((pod) => pod.ordinal !== joiner.ordinal && !earlier.has(pod.ordinal));
-        return senders.map((sender) => this.convergence.meet(sender, joiner, { warn: true }));
-      }),
-    );
-  }
-
-  private async makeEmptyMaster(nodeId: string, viaId: string): Promise<void> {
-    const pod = this.podOf(nodeId);
-    const via = this.podOf(viaId);
-    const self = await this.self(pod);
-    if (self.flags.has('slave') || self.slots.length === 0) {
-      if (self.flags.has('slave')) {
-        // RESET empties a replica's memory, but not its append-only file: FLUSHALL, now that it
-        // is an empty master, goes there too, so a restart cannot bring the old keys back.
-        await withRetry(`${pod.name}: CLUSTER RESET SOFT and FLUSHALL`, async () => {
-          const client = await this.client(pod);
-          await call(client, 'CLUSTER', 'RESET', 'SOFT');
-          await call(client, 'FLUSHALL');
-        });
-      }
-      await withRetry(`${pod.name}: CLUSTER MEET ${via.ip} ${via.port}`, async () => {
-        await call(await this.client(pod), 'CLUSTER', 'MEET', via.ip, via.port);
-      });
-    }
-  }
-
-  private async replicate(nodeId: string, masterId: string): Promise<void> {
-    const pod = this.podOf(nodeId);
-    const self = await this.self(pod);
-    if (self.flags.has('slave') && self.masterId === masterId) return;
-    if (!self.flags.has('slave') && self.slots.length > 0) {
-      throw new TopologyError(`${pod.name} still holds ${self.slots.length} slots and cannot become a replica`, 'run again');
-    }
-    await withRetry(`${pod.name}: CLUSTER REPLICATE ${this.podOf(masterId).name}`, async () => {
-      await call(await this.client(pod), 'CLUSTER', 'REPLICATE', masterId);
-    });
-  }
-
-  private async removeNodes(nodeIds: readonly string[]): Promise<void> {
-    const removed = nodeIds.map((id) => this.podOf(id));
-    for (const pod of removed) {
-      const self = await this.self(pod);
-      if (!self.flags.has('slave') && self.slots.length > 0) {
-        throw new TopologyError(`${pod.name} still holds ${self.slots.length} slots; not removing it`, 'run again');
-      }
-    }
-    for (const pod of removed) this.convergence.remove(pod);
-    // Every pod that stays forgets it at once (well inside the 60 s ban that keeps gossip from
-    // bringing it back). The removed node itself is left as it is: until its pod stops it still
-    // knows every slot's owner, so clients that route by an old slot map get MOVED, not
-    // CLUSTERDOWN. Its pod's preStop hook, seeing the cluster no longer lists it, then resets it
-    // and deletes its data, so its volume brings no old keys back.
-    await Promise.all(nodeIds.map((id) => this.forgetEverywhere(id)));
+    await Promise.all(Array.from({ length: Math.min(16, queue.length) }, worker));
+    if (failures.length > 0) throw failures[0];
   }
 }

@@ -52,6 +52,17 @@ export async function repairOpenSlot(fix: OpenSlotRepair, environment: RepairEnv
   } else if (fix.mode === 'toOwner') {
     for (const id of fix.from) {
       const pod = environment.podOf(id);
+      // A node importing the slot ignores every claim to it but its source's: when that source is
+      // no longer a master (it failed over), the node thinks a dead node owns the slot, reports
+      // cluster_state:fail and serves no key at all. Naming the owner first lets it serve again
+      // (it stays importing, so its keys are still reached with ASKING).
+      await withRetry(`slot ${slot}: telling ${pod.name} the owner`, async () => {
+        try {
+          await call(await environment.client(pod), 'CLUSTER', 'SETSLOT', slot, 'NODE', fix.owner);
+        } catch (error) {
+          if (!isRedisError(error, 'keysRemain', 'notMaster')) throw error;
+        }
+      });
       await migrator.drainSlot(pod, owner, slot);
       await withRetry(`slot ${slot}: closing it on ${pod.name}`, async () => {
         await call(await environment.client(pod), 'CLUSTER', 'SETSLOT', slot, 'STABLE');

@@ -148,11 +148,7 @@ export class KeyMover {
         what,
         async () => {
           try {
-            await this.environment.lanes.run(
-              source,
-              target,
-              () => sourceClient.sendCommand(new Command('MIGRATE', args, { replyEncoding: null })) as Promise<unknown>,
-            );
+            await this.environment.lanes.run(source, target, () => withAsking(sourceClient, 'MIGRATE', args));
           } catch (error) {
             if (isRedisError(error, 'authentication')) {
               throw new MigrateAuthenticationError(`${what}: the target refused the source's MIGRATE authentication: ${describeError(error)}`);
@@ -165,10 +161,26 @@ export class KeyMover {
       );
     } catch (error) {
       // Part of the batch may have moved before the failure: count it, so progress stays true.
-      const left = await sourceClient.call('EXISTS', ...keys).catch(() => keys.length);
+      const left = await withAsking(sourceClient, 'EXISTS', keys).catch(() => keys.length);
       progress?.keysMoved(keys.length - Number(left));
       throw error instanceof TopologyError ? error : new TopologyError(`${what} failed: ${describeError(error)}`);
     }
     progress?.keysMoved(keys.length);
   }
+}
+
+/**
+ * `command` preceded by ASKING on the same connection: a node still importing the slot (a repair
+ * moving keys out of it) serves its keys only to an ASKING client; the owner serves them anyway.
+ */
+async function withAsking(client: Redis, command: string, args: ReadonlyArray<string | Buffer>): Promise<unknown> {
+  const results =
+    (await client
+      .pipeline()
+      .call('ASKING')
+      .callBuffer(command, ...args)
+      .exec()) ?? [];
+  const [error, reply] = results[1] ?? [new Error(`${command}: no reply`), undefined];
+  if (error) throw error;
+  return reply;
 }

@@ -58,15 +58,23 @@ export async function surveySlots(client: Redis, pod: Pod, keysBySlot: ReadonlyM
   if (slots.length === 0) return new Map();
   const sha = String(await call(client, 'SCRIPT', 'LOAD', surveyScript));
   const pipeline = client.pipeline();
+  // ASKING before each script: a node still importing a slot (a repair) lets it read its keys then.
   for (const [slot, keys] of slots) {
+    pipeline.call('ASKING');
     pipeline.callBuffer('EVALSHA', sha, '0', String(slot), String(Math.min(keys, maxKeysMeasuredPerSlot)), String(Math.max(1, Math.floor(largeKeyBytes))));
   }
-  const results = (await pipeline.exec()) ?? [];
+  const results = ((await pipeline.exec()) ?? []).filter((_, index) => index % 2 === 1);
   const survey = new Map<number, SurveyedSlot>();
   results.forEach(([error, reply], index) => {
     const [slot, keys] = slots[index]!;
     if (error) {
       if (isRedisError(error, 'authentication')) throw connectionError(pod, error);
+      // Keys in a slot this node neither owns nor imports (stranded ones) cannot be read by a
+      // script: the slot is moved unmeasured, in batches that shrink if one takes too long.
+      if (isRedisError(error, 'keyNotLocal', 'transient')) {
+        survey.set(slot, { keys, measuredKeys: 0, bytes: 0, largeKeys: [], largeKeyNames: [] });
+        return;
+      }
       throw new TopologyError(`${pod.name}: measuring the keys of slot ${slot} failed: ${describeError(error)}`);
     }
     const values = reply as Array<number | Buffer>;

@@ -53,7 +53,7 @@ export function checkCapacity(view: ClusterView, steps: readonly Step[], survey?
   }
   if (problems.length > 0) {
     throw new Refusal(
-      `not enough memory to move the data; nothing was changed: ${problems.join('; ')}`,
+      `not enough memory to move the data; no slot was moved: ${problems.join('; ')}`,
       "raise maxmemory / the pods' memory, keep more masters, or delete data, then run again",
     );
   }
@@ -86,7 +86,7 @@ export function checkKeySizes(view: ClusterView, steps: readonly Step[], survey:
   const timeouts = [...new Set(survey.nodeTimeoutMs.values())];
   const limit = migrationLimits(Math.min(...timeouts)).maxKeyBytes;
   throw new Refusal(
-    `${found.length} key(s) are too big to move safely; nothing was changed: ${found.slice(0, 10).join('; ')}${found.length > 10 ? '; ...' : ''}. ` +
+    `${found.length} key(s) are too big to move safely; no slot was moved: ${found.slice(0, 10).join('; ')}${found.length > 10 ? '; ...' : ''}. ` +
       `MIGRATE blocks its source until the target has stored the key, and moving one of over ~${formatMegabytes(limit)} ` +
       `could block it past half of cluster-node-timeout (${timeouts.join('/')} ms), which fails the node over`,
     'split or delete the key, or raise cluster-node-timeout on every node (the limit grows with it: CONFIG SET cluster-node-timeout <ms>) for the move, then run again',

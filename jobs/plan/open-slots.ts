@@ -20,11 +20,14 @@ export function planOpenSlotRepairs(masters: readonly PodNode[]): OpenSlotRepair
       if (claims.has(slot) && !claims.get(slot)!.includes(pod)) open.add(slot);
     }
   }
-  return [...open].sort((a, b) => a - b).map((slot) => decideOpenSlotRepair(slot, masters));
+  // Bytes each target takes from the migrations finished so far: many open slots finishing
+  // towards one target must fit together.
+  const planned = new Map<string, number>();
+  return [...open].sort((a, b) => a - b).map((slot) => decideOpenSlotRepair(slot, masters, planned));
 }
 
 /** Who ends owning an open slot and how its keys get there. */
-function decideOpenSlotRepair(slot: number, masters: readonly PodNode[]): OpenSlotRepair {
+function decideOpenSlotRepair(slot: number, masters: readonly PodNode[], planned: Map<string, number>): OpenSlotRepair {
   const keysIn = (pod: PodNode) => pod.keysBySlot[slot] ?? 0;
   const name = (pod: PodNode) => pod.name;
   // Unlike redis-cli, a node importing the slot is not an owner just because it has keys:
@@ -60,7 +63,8 @@ function decideOpenSlotRepair(slot: number, masters: readonly PodNode[]): OpenSl
   };
   if (migrating.length === 1 && importing.length === 1) {
     const [source, target] = [migrating[0]!, importing[0]!];
-    if (!hasRoomFor(target, source, slot)) {
+    const incoming = incomingBytes(source, slot);
+    if (!hasRoomFor(target, incoming + (planned.get(target.id) ?? 0))) {
       // The target ran out of memory mid-way (or is about to): the keys go back instead.
       return {
         ...base,
@@ -70,6 +74,7 @@ function decideOpenSlotRepair(slot: number, masters: readonly PodNode[]): OpenSl
         reason: `slot ${slot} was being migrated from ${name(source)} to ${name(target)}, which lacks the memory for the rest: moving its keys back to ${name(source)}`,
       };
     }
+    planned.set(target.id, (planned.get(target.id) ?? 0) + incoming);
     return {
       ...base,
       owner: importing[0]!.id,
@@ -127,10 +132,13 @@ export function planReplicaFlagRepairs(members: readonly PodNode[]): Step[] {
   return steps;
 }
 
-/** Whether `target` can take the keys of `slot` still on `source` (estimated at the source's bytes per key) and keep its headroom. */
-function hasRoomFor(target: PodNode, source: PodNode, slot: number): boolean {
-  if (target.maxMemory === 0) return true;
+/** The keys of `slot` still on `source`, estimated at the source's bytes per key. */
+function incomingBytes(source: PodNode, slot: number): number {
   const bytesPerKey = source.keyCount === 0 ? 0 : source.usedMemory / source.keyCount;
-  const incoming = (source.keysBySlot[slot] ?? 0) * bytesPerKey;
-  return target.usedMemory + incoming <= target.maxMemory * (1 - receiverHeadroom);
+  return (source.keysBySlot[slot] ?? 0) * bytesPerKey;
+}
+
+/** Whether `target` can take `incoming` more bytes and keep its headroom. */
+function hasRoomFor(target: PodNode, incoming: number): boolean {
+  return target.maxMemory === 0 || target.usedMemory + incoming <= target.maxMemory * (1 - receiverHeadroom);
 }

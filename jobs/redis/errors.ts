@@ -16,6 +16,8 @@ export type RedisErrorKind =
   | 'keysRemain'
   /** A command only masters (or only for masters) take, sent to or naming a replica. */
   | 'notMaster'
+  /** A script touched a key of a slot the node neither owns nor imports. */
+  | 'keyNotLocal'
   /** CLUSTER FORGET of a node the server does not know. */
   | 'unknownNode'
   /** CLUSTER DELSLOTS of a slot nobody is assigned. */
@@ -39,6 +41,7 @@ const patterns: ReadonlyArray<readonly [RedisErrorKind, RegExp]> = [
   ['keysRemain', /still hold keys/i],
   ['notMaster', /only with masters|not a master|Target node is not a master/i],
   ['unknownNode', /Unknown node/i],
+  ['keyNotLocal', /non local key/i],
   ['slotNotAssigned', /already unassigned|not assigned/i],
   ['unknownCommand', /unknown command|unknown subcommand|Unknown CLUSTER subcommand/i],
   [

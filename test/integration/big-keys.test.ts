@@ -102,7 +102,7 @@ async function assertRefusesBigHash(setup: GrowSetup, key: string, slot: number,
   const escapedKey = key.replace(/[{}]/g, '\\$&');
   assert.match(
     output,
-    new RegExp(`too big to move safely; nothing was changed: "${escapedKey}" \\(~\\d+ MiB, slot ${slot} on pod ${source}\\b`),
+    new RegExp(`too big to move safely; no slot was moved: "${escapedKey}" \\(~\\d+ MiB, slot ${slot} on pod ${source}\\b`),
     describeRun(run),
   );
   assert.match(output, /cluster-node-timeout/, `the refusal does not say how to go on: ${describeRun(run)}`);

@@ -96,7 +96,7 @@ test('checkCapacity refuses before anything moves, naming every receiver short o
     () => checkCapacity(view({ maxMemory: 46 * MiB }, { maxMemory: 16 * MiB, maxMemoryPolicy: 'allkeys-lru' }), steps),
     (error: unknown) => {
       assert.ok(error instanceof Refusal, 'running again unchanged would end the same way');
-      assert.match(error.message, /^not enough memory to move the data; nothing was changed: /);
+      assert.match(error.message, /^not enough memory to move the data; no slot was moved: /);
       const [pod2, pod3, ...rest] = error.message.replace(/^[^:]+: /, '').split('; ');
       assert.deepEqual(rest, []);
       assert.match(pod2!, /^pod 2 would need ~42 MiB \(uses 2 MiB, receives ~40 MiB\) but maxmemory is 46 MiB \(10% of it is kept free\)$/);

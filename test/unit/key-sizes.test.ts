@@ -62,7 +62,7 @@ test('a key over the limit is refused before anything moves, named with its size
     () => checkKeySizes(view, steps, big),
     (error: unknown) =>
       error instanceof Refusal &&
-      /1 key\(s\) are too big to move safely; nothing was changed: "user:1:events" \(~64 MiB, slot 7 on pod 0\)/.test(error.message) &&
+      /1 key\(s\) are too big to move safely; no slot was moved: "user:1:events" \(~64 MiB, slot 7 on pod 0\)/.test(error.message) &&
       /cluster-node-timeout \(5000 ms\)/.test(error.message) &&
       /raise cluster-node-timeout/.test(error.hint ?? ''),
   );

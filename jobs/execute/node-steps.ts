@@ -1,0 +1,159 @@
+// The steps that change membership and roles: forget, fail over, add slots, join, make a replica
+// an empty master, replicate, remove. Each checks the live state first, so repeating one is safe.
+import type { Redis } from 'ioredis';
+import { sleep } from '../clock';
+import type { Convergence, SettleOptions } from '../converge/convergence';
+import { TopologyError } from '../errors';
+import { readPod } from '../observe/read';
+import { toRanges } from '../plan/slots';
+import type { Pod } from '../pod';
+import type { Log } from '../progress';
+import { call, withRetry } from '../redis/command';
+import type { Connections } from '../redis/connections';
+import { isRedisError } from '../redis/errors';
+
+export interface NodeStepsEnvironment {
+  readonly connections: Connections;
+  readonly convergence: Convergence;
+  readonly log: Log;
+  client(pod: Pod): Promise<Redis>;
+  podOf(nodeId: string): Pod;
+  /** Waits for agreement (and takes the masters of that moment). */
+  settle(options: SettleOptions): Promise<void>;
+}
+
+export class NodeSteps {
+  constructor(private readonly environment: NodeStepsEnvironment) {}
+
+  private async self(pod: Pod) {
+    return (await readPod(this.environment.connections, pod, { withInfo: false })).self;
+  }
+
+  async forgetEverywhere(nodeId: string): Promise<void> {
+    await Promise.all(
+      this.environment.convergence.members().map((pod) =>
+        withRetry(`${pod.name}: CLUSTER FORGET ${nodeId}`, async () => {
+          try {
+            await call(await this.environment.client(pod), 'CLUSTER', 'FORGET', nodeId);
+          } catch (error) {
+            if (!isRedisError(error, 'unknownNode')) throw error;
+          }
+        }),
+      ),
+    );
+  }
+
+  async failover(replicaId: string, masterId: string): Promise<void> {
+    const replica = this.environment.podOf(replicaId);
+    const master = this.environment.podOf(masterId);
+    if (!(await this.self(replica)).flags.has('slave')) return;
+    await this.environment.settle({ requireStateOk: true });
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      await withRetry(`${replica.name}: CLUSTER FAILOVER`, async () => {
+        await call(await this.environment.client(replica), 'CLUSTER', 'FAILOVER');
+      });
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        const [replicaSelf, masterSelf] = await Promise.all([this.self(replica), this.self(master)]);
+        if (!replicaSelf.flags.has('slave') && masterSelf.flags.has('slave')) {
+          this.environment.log.info(`${replica.name} is now the master, ${master.name} its replica`);
+          return;
+        }
+        await sleep(200);
+      }
+      this.environment.log.warn(`failover of ${master.name} to ${replica.name} has not completed after 30s (attempt ${attempt}/3)`);
+    }
+    throw new TopologyError(
+      `failover of ${master.name} to ${replica.name} did not complete`,
+      'check that the replica is in sync (INFO replication on it) and run again',
+    );
+  }
+
+  async addSlots(nodeId: string, slots: readonly number[]): Promise<void> {
+    const pod = this.environment.podOf(nodeId);
+    const owned = new Set((await this.self(pod)).slots);
+    const missing = slots.filter((slot) => !owned.has(slot));
+    if (missing.length === 0) return;
+    const args = toRanges(missing).flatMap(([start, end]) => [start, end]);
+    await withRetry(`${pod.name}: CLUSTER ADDSLOTSRANGE`, async () => {
+      await call(await this.environment.client(pod), 'CLUSTER', 'ADDSLOTSRANGE', ...args);
+    });
+  }
+
+  private async meet(nodeId: string, viaId: string): Promise<void> {
+    const pod = this.environment.podOf(nodeId);
+    const via = this.environment.podOf(viaId);
+    await withRetry(`${via.name}: CLUSTER MEET ${pod.ip} ${pod.port}`, async () => {
+      await call(await this.environment.client(via), 'CLUSTER', 'MEET', pod.ip, pod.port);
+    });
+    this.environment.convergence.add(via);
+    this.environment.convergence.add(pod);
+  }
+
+  /**
+   * Each joining node is met through its `via` (that one must work), then also by every other
+   * member and every earlier joiner (best effort): direct handshakes all round, instead of waiting
+   * seconds for gossip to introduce the newcomer to each node in turn.
+   */
+  async meetAll(steps: ReadonlyArray<{ readonly node: string; readonly via: string }>): Promise<void> {
+    for (const step of steps) await this.meet(step.node, step.via);
+    const joiners = steps.map((step) => this.environment.podOf(step.node));
+    const earlier = new Set(joiners.map((pod) => pod.ordinal));
+    await Promise.all(
+      joiners.flatMap((joiner) => {
+        earlier.delete(joiner.ordinal);
+        const senders = this.environment.convergence.members().filter((pod) => pod.ordinal !== joiner.ordinal && !earlier.has(pod.ordinal));
+        return senders.map((sender) => this.environment.convergence.meet(sender, joiner, { warn: true }));
+      }),
+    );
+  }
+
+  async makeEmptyMaster(nodeId: string, viaId: string): Promise<void> {
+    const pod = this.environment.podOf(nodeId);
+    const via = this.environment.podOf(viaId);
+    const self = await this.self(pod);
+    if (self.flags.has('slave') || self.slots.length === 0) {
+      if (self.flags.has('slave')) {
+        // RESET empties a replica's memory, but not its append-only file: FLUSHALL, now that it
+        // is an empty master, goes there too, so a restart cannot bring the old keys back.
+        await withRetry(`${pod.name}: CLUSTER RESET SOFT and FLUSHALL`, async () => {
+          const client = await this.environment.client(pod);
+          await call(client, 'CLUSTER', 'RESET', 'SOFT');
+          await call(client, 'FLUSHALL');
+        });
+      }
+      await withRetry(`${pod.name}: CLUSTER MEET ${via.ip} ${via.port}`, async () => {
+        await call(await this.environment.client(pod), 'CLUSTER', 'MEET', via.ip, via.port);
+      });
+    }
+  }
+
+  async replicate(nodeId: string, masterId: string): Promise<void> {
+    const pod = this.environment.podOf(nodeId);
+    const self = await this.self(pod);
+    if (self.flags.has('slave') && self.masterId === masterId) return;
+    if (!self.flags.has('slave') && self.slots.length > 0) {
+      throw new TopologyError(`${pod.name} still holds ${self.slots.length} slots and cannot become a replica`, 'run again');
+    }
+    await withRetry(`${pod.name}: CLUSTER REPLICATE ${this.environment.podOf(masterId).name}`, async () => {
+      await call(await this.environment.client(pod), 'CLUSTER', 'REPLICATE', masterId);
+    });
+  }
+
+  async removeNodes(nodeIds: readonly string[]): Promise<void> {
+    const removed = nodeIds.map((id) => this.environment.podOf(id));
+    for (const pod of removed) {
+      const self = await this.self(pod);
+      if (!self.flags.has('slave') && self.slots.length > 0) {
+        throw new TopologyError(`${pod.name} still holds ${self.slots.length} slots; not removing it`, 'run again');
+      }
+    }
+    for (const pod of removed) this.environment.convergence.remove(pod);
+    // Every pod that stays forgets it at once (well inside the 60 s ban that keeps gossip from
+    // bringing it back). The removed node itself is left as it is: until its pod stops it still
+    // knows every slot's owner, so clients that route by an old slot map get MOVED, not
+    // CLUSTERDOWN. Its pod's preStop hook, seeing the cluster no longer lists it, then resets it
+    // and deletes its data, so its volume brings no old keys back.
+    await Promise.all(nodeIds.map((id) => this.forgetEverywhere(id)));
+  }
+}

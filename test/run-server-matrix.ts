@@ -1,0 +1,38 @@
+// The integration tests again on the other servers users run (see docs/testing.md): on Valkey 9
+// all but the files listed as not yet passing there, the seed story, kills mid-migration and
+// writes during grow/shrink on Valkey 8 and Redis 8. Each run is node's test runner with
+// TEST_SERVER set; any failure fails.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+
+const integration = readdirSync('test/integration')
+  .filter((file) => file.endsWith('.test.ts'))
+  .map((file) => `test/integration/${file}`);
+// servers.test.ts and atomic-slot-migration.test.ts choose their servers themselves. Not yet
+// passing on Valkey 9 (issue 11 stays open for them): a source failover mid-migration lost keys
+// there, the out-of-memory and exporter tests expect Redis's replies, and Valkey words a refused
+// client certificate differently.
+const choosesItsServers = ['servers', 'atomic-slot-migration'];
+const notYetOnValkey9 = ['source-failover', 'memory-pressure', 'metrics', 'tls'];
+const everywhere = integration.filter((file) => ![...choosesItsServers, ...notYetOnValkey9].some((name) => file.endsWith(`/${name}.test.ts`)));
+const core = ['seed-story', 'kill-resume', 'writes-during-reshard'].map((name) => `test/integration/${name}.test.ts`);
+
+const runs: Array<[string, string[]]> = [
+  ['valkey9', everywhere],
+  ['valkey8', core],
+  ['redis8', core],
+];
+
+let failed = 0;
+for (const [server, files] of runs) {
+  console.log(`\n=== ${files.length} test files on ${server} ===`);
+  const started = Date.now();
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
+    stdio: 'inherit',
+    env: { ...process.env, TEST_SERVER: server },
+  });
+  console.log(`=== ${server}: ${run.status === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s ===`);
+  if (run.status !== 0) failed++;
+}
+console.log(`\nservers: ${runs.length - failed} passed, ${failed} failed`);
+process.exitCode = failed === 0 ? 0 : 1;
