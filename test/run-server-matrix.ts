@@ -17,19 +17,27 @@ const notYetOnValkey9 = ['source-failover', 'memory-pressure', 'metrics', 'tls']
 const everywhere = integration.filter((file) => ![...choosesItsServers, ...notYetOnValkey9].some((name) => file.endsWith(`/${name}.test.ts`)));
 const core = ['seed-story', 'kill-resume', 'writes-during-reshard'].map((name) => `test/integration/${name}.test.ts`);
 
-const runs: Array<[string, string[]]> = [
-  ['valkey9', everywhere],
-  ['valkey8', core],
-  ['redis8', core],
+const killResume = 'test/integration/kill-resume.test.ts';
+// On Valkey 9 the servers' own migration finishes before most random kills land; the kills
+// mid-migration (of both engines' runs) are covered by kill-resume with MIGRATE there and by
+// atomic-slot-migration.test.ts for the servers' jobs.
+const runs: Array<{ server: string; files: string[]; env?: Record<string, string> }> = [
+  { server: 'valkey9', files: everywhere.filter((file) => file !== killResume) },
+  { server: 'valkey9', files: [killResume], env: { TEST_MIGRATION_ENGINE: 'migrate' } },
+  { server: 'valkey8', files: core },
+  { server: 'redis8', files: core },
 ];
 
 let failed = 0;
-for (const [server, files] of runs) {
-  console.log(`\n=== ${files.length} test files on ${server} ===`);
+for (const { server, files, env } of runs) {
+  const settings = Object.entries(env ?? {})
+    .map(([name, value]) => ` ${name}=${value}`)
+    .join('');
+  console.log(`\n=== ${files.length} test files on ${server}${settings} ===`);
   const started = Date.now();
   const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
     stdio: 'inherit',
-    env: { ...process.env, TEST_SERVER: server },
+    env: { ...process.env, ...env, TEST_SERVER: server },
   });
   console.log(`=== ${server}: ${run.status === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s ===`);
   if (run.status !== 0) failed++;

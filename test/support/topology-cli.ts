@@ -1,5 +1,6 @@
 // Runs the topology program the way the Jobs do: the one-file bundle on plain `node`, as a
 // child process, judged only by its exit code and output.
+import { ENV_NAMES } from '../../jobs/contract';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,23 +15,11 @@ const jobsDir = path.join(repoRoot, 'jobs');
 const bundleOverride = process.env.TOPOLOGY_BUNDLE ? path.resolve(process.env.TOPOLOGY_BUNDLE) : undefined;
 export const bundlePath = bundleOverride ?? path.join(jobsDir, 'bundle', 'topology.cjs');
 
-/** Settings the program also reads from the environment; never inherited from the test's own. */
-const CONTRACT_ENV = [
-  'PHASE',
-  'MASTERS',
-  'REPLICAS_PER_MASTER',
-  'PODS',
-  'PASSWORD_FILE',
-  'DRY_RUN',
-  'REDIS_PASSWORD',
-  'STATEFULSET_NAME',
-  'HEADLESS_SERVICE',
-  'POD_NAMESPACE',
-  'CLUSTER_DOMAIN',
-  'REDIS_PORT',
-  'POD_WAIT_TIMEOUT_SECONDS',
-  'CONVERGE_TIMEOUT_SECONDS',
-];
+/**
+ * Settings the program also reads from the environment (the contract's names): never inherited
+ * from the test's own, except the engine a server matrix run asks for (TEST_MIGRATION_ENGINE).
+ */
+const CONTRACT_ENV = ENV_NAMES;
 
 function newestSourceTime(directory: string): number {
   let newest = 0;
@@ -108,6 +97,7 @@ export interface RunningTopology {
 export function startTopology(args: string[], options: RunOptions = {}): RunningTopology {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of CONTRACT_ENV) delete env[name];
+  if (process.env.TEST_MIGRATION_ENGINE) env.MIGRATION_ENGINE = process.env.TEST_MIGRATION_ENGINE;
   Object.assign(env, options.env);
   const startedAt = Date.now();
   const child = spawn(process.execPath, [bundlePath, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
