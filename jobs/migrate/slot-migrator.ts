@@ -3,6 +3,8 @@
 // is empty (key-mover.ts), then SETSLOT NODE on the target, the source and every other master.
 // A pair moves a window of slots at a time, one protocol step for the whole window per round
 // trip (the commands pipeline on the shared connections); all pairs run at once.
+// Over 300 lines on purpose: the protocol's steps (open, drain, hand over, claim) and the reasons
+// for their order read best in one place; key batches, lanes, pacing and tuning live beside it.
 import type { Redis } from 'ioredis';
 import { Refusal, TopologyError } from '../errors';
 import type { SurveyedSlot } from '../observe/slot-survey';
@@ -176,6 +178,10 @@ export class SlotMigrator {
       (slot) => this.keys.drainSlot(source, target, slot, progress, false),
     );
 
+    // An empty listing proves the slot empty only if it came from the source as it was: a source
+    // that failed over and came back (a replica, perhaps still empty) would let the target take a
+    // slot whose keys are on the promoted replica. So the source must still be a master.
+    if (drained.length > 0) await this.requireMaster(source);
     // A slot still importing last: taking it is what bumps the epoch and broadcasts (claimOnTarget).
     const finishing = [...alreadyMoved, ...drained.map(([slot]) => slot)];
     const { assigned, outOfMemory } = await this.handOver(finishing, source, target, toId, forEach, progress);
@@ -183,6 +189,18 @@ export class SlotMigrator {
     // The window is handed over; a receiver out of memory stops the migration now.
     if (outOfMemory) failures.unshift(outOfMemory);
     if (failures.length > 0) throw failures.find((failure) => failure instanceof Refusal) ?? failures[0];
+  }
+
+  private async requireMaster(source: Pod): Promise<void> {
+    const role = (await withRetry(`${source.name}: ROLE`, async () => call(await this.environment.client(source), 'ROLE'), {
+      log: this.environment.log,
+    })) as unknown[];
+    if (role[0] !== 'master') {
+      throw new TopologyError(
+        `${source.name} is no longer a master (it failed over) while its slots were moving; the open slots are repaired from where their keys are`,
+        'the program reads the cluster again and goes on',
+      );
+    }
   }
 
   /** Every key of `slot` from source to target, until the slot is empty (for repairs). */
