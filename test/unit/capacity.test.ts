@@ -4,33 +4,11 @@ import { test } from 'node:test';
 import { Refusal } from '../../jobs/errors';
 import { checkCapacity, incomingBytes, keysToMove } from '../../jobs/plan/capacity';
 import type { ClusterView, MoveSurvey, PodNode, Step } from '../../jobs/plan/model';
+import { podNode } from '../support/pod-node';
 
 const MiB = 1024 * 1024;
 
-function pod(ordinal: number, fields: Partial<PodNode>): PodNode {
-  return {
-    ordinal,
-    name: `pod ${ordinal}`,
-    ip: `10.0.0.${ordinal + 1}`,
-    port: 6379,
-    id: `node0${ordinal}`,
-    role: 'master',
-    masterId: null,
-    slots: [],
-    migrating: {},
-    importing: {},
-    knows: [],
-    failing: [],
-    handshakes: 0,
-    keyCount: 0,
-    keysBySlot: {},
-    usedMemory: 0,
-    maxMemory: 0,
-    maxMemoryPolicy: 'noeviction',
-    evictedKeys: 0,
-    ...fields,
-  };
-}
+const pod = (ordinal: number, fields: Partial<PodNode>): PodNode => podNode(ordinal, { id: `node0${ordinal}`, ...fields });
 
 // Pod 0: 100 keys in 60 MiB (0.6 MiB a key): 40 in slot 1, 50 in slot 2, 10 in slot 3.
 // Pod 1: 10 keys in 10 MiB (1 MiB a key), all in slot 9. Pods 2 and 3: empty.

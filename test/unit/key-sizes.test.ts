@@ -6,6 +6,7 @@ import { Refusal } from '../../jobs/errors';
 import { checkKeySizes, describeLargeKeys, oversizedKeys } from '../../jobs/plan/capacity';
 import { assumedMigrateBytesPerSecond, migrationLimits } from '../../jobs/plan/migration-limits';
 import type { ClusterView, MoveSurvey, PodNode, SlotContents, Step } from '../../jobs/plan/model';
+import { podNode } from '../support/pod-node';
 
 const MiB = 1024 * 1024;
 
@@ -20,27 +21,7 @@ test('the limits scale with the node timeout: a MIGRATE a tenth of it, a key at 
   assert.equal(migrationLimits(10).batchBytes, 64 * 1024);
 });
 
-const node = (ordinal: number, id: string): PodNode => ({
-  ordinal,
-  name: `pod ${ordinal}`,
-  ip: `10.0.0.${ordinal + 1}`,
-  port: 6379,
-  id,
-  role: 'master',
-  masterId: null,
-  slots: [],
-  migrating: {},
-  importing: {},
-  knows: [],
-  failing: [],
-  handshakes: 0,
-  keyCount: 0,
-  keysBySlot: {},
-  usedMemory: 0,
-  maxMemory: 0,
-  maxMemoryPolicy: 'noeviction',
-  evictedKeys: 0,
-});
+const node = (ordinal: number, id: string): PodNode => podNode(ordinal, { id });
 const view: ClusterView = { pods: [node(0, 'source'), node(1, 'target')], strangers: [] };
 const steps: Step[] = [{ kind: 'migrate', moves: [{ from: 'source', to: 'target', slots: [7, 8] }] }];
 const contents = (largeKeys: SlotContents['largeKeys']): SlotContents => ({ keys: 10, measuredKeys: 10, bytes: 100 * MiB, largeKeys });

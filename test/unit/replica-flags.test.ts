@@ -4,30 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { planReplicaFlagRepairs } from '../../jobs/plan/open-slots';
-import type { PodNode } from '../../jobs/plan/model';
+import { podNode } from '../support/pod-node';
 
-const pod = (ordinal: number, fields: Partial<PodNode>): PodNode => ({
-  ordinal,
-  name: `pod ${ordinal}`,
-  ip: `10.0.0.${ordinal + 1}`,
-  port: 6379,
-  id: `node${ordinal}`,
-  role: 'master',
-  masterId: null,
-  slots: [],
-  migrating: {},
-  importing: {},
-  knows: [],
-  failing: [],
-  handshakes: 0,
-  keyCount: 0,
-  keysBySlot: {},
-  usedMemory: 0,
-  maxMemory: 0,
-  maxMemoryPolicy: 'noeviction',
-  evictedKeys: 0,
-  ...fields,
-});
+const pod = podNode;
 
 test('a replica keeping slots open that its master closed: the master repeats SETSLOT NODE with each slot owner', () => {
   const members = [
