@@ -10,15 +10,7 @@ import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { LocalRedisPods } from '../support/redis-pods.js';
 import { assertSucceeded, killRunningChildren, runChild } from './child-process.js';
-import {
-  countKeysInSlots,
-  slotMapOf,
-  slotsWhoseKeysMoved,
-  waitForAgreement,
-  waitForReplication,
-  withConnection,
-  type SlotMap,
-} from './cluster-view.js';
+import { countKeysInSlots, slotMapOf, slotsWhoseKeysMoved, waitForAgreement, waitForReplication, withConnection, type SlotMap } from './cluster-view.js';
 import { defaultBundle, ProgramContender, RedisCliContender, type Contender, type OperationContext } from './contenders.js';
 import { Dataset } from './dataset.js';
 import { activeFloorPods, measureFloor, type FloorResult } from './floor.js';
