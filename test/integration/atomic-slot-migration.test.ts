@@ -87,6 +87,10 @@ test('a job the servers fail is moved with MIGRATE instead, in the same run', as
 });
 
 test('killed while the servers move slots: the rerun waits for their jobs, then finishes; no key lost', async () => {
+  // Fresh, empty pods 6 and 7: after the fallback test, pod 7 has once come back from its kept
+  // volume holding slots (under investigation, see the closing note of this change).
+  for (const ordinal of [6, 7]) await pods.remove(ordinal);
+  await pods.startMany(2, 6);
   const running = startTopology(grow, {
     timeoutMs: 120_000,
     onOutput: (chunk) => {
