@@ -20,6 +20,8 @@ export interface ChildResult {
   lines: StampedLine[];
   /** CPU time (user + system) of the child, if GNU time is installed to measure it. */
   cpuMs?: number;
+  /** Peak resident set size of the child in KiB, if GNU time is installed to measure it. */
+  maxRssKiB?: number;
 }
 
 const running = new Set<ChildProcess>();
@@ -47,7 +49,7 @@ export function runChild(command: string, args: string[], timeoutMs: number): Pr
   const started = performance.now();
   const cpuFile = existsSync(gnuTime) ? path.join(cpuDir, `${cpuFiles++}`) : undefined;
   const child = cpuFile
-    ? spawn(gnuTime, ['-f', '%U %S', '-o', cpuFile, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    ? spawn(gnuTime, ['-f', '%U %S %M', '-o', cpuFile, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     : spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   running.add(child);
   const lines: StampedLine[] = [];
@@ -77,13 +79,17 @@ export function runChild(command: string, args: string[], timeoutMs: number): Pr
       clearTimeout(timer);
       running.delete(child);
       let cpuMs: number | undefined;
+      let maxRssKiB: number | undefined;
       if (cpuFile && existsSync(cpuFile)) {
         // GNU time writes "Command exited with non-zero status N" before the figures on failure.
         const figures = readFileSync(cpuFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
-        if (figures.length === 2 && figures.every(Number.isFinite)) cpuMs = (figures[0] + figures[1]) * 1000;
+        if (figures.length === 3 && figures.every(Number.isFinite)) {
+          cpuMs = (figures[0] + figures[1]) * 1000;
+          maxRssKiB = figures[2];
+        }
         rmSync(cpuFile, { force: true });
       }
-      resolve({ command: [command, ...args].join(' '), exitCode, signal, durationMs: performance.now() - started, lines, cpuMs });
+      resolve({ command: [command, ...args].join(' '), exitCode, signal, durationMs: performance.now() - started, lines, cpuMs, maxRssKiB });
     });
   });
 }

@@ -14,6 +14,8 @@ export interface ClusterNode {
   slotRanges: Array<[number, number]>;
   /** True if this node's own line shows slots MIGRATING or IMPORTING. */
   hasOpenSlots: boolean;
+  /** Those entries as shown, e.g. [6296->-<node id>]. */
+  openSlots: string[];
 }
 
 export function parseClusterNodes(text: string): ClusterNode[] {
@@ -24,10 +26,10 @@ export function parseClusterNodes(text: string): ClusterNode[] {
     const [id, addressField, flagField, master] = fields;
     const flags = flagField.split(',');
     const slotRanges: Array<[number, number]> = [];
-    let hasOpenSlots = false;
+    const openSlots: string[] = [];
     for (const entry of fields.slice(8)) {
       if (entry.startsWith('[')) {
-        hasOpenSlots = true;
+        openSlots.push(entry);
         continue;
       }
       const [first, last] = entry.split('-').map(Number);
@@ -40,7 +42,8 @@ export function parseClusterNodes(text: string): ClusterNode[] {
       role: flags.includes('master') ? 'master' : 'replica',
       masterId: master === '-' ? undefined : master,
       slotRanges,
-      hasOpenSlots,
+      hasOpenSlots: openSlots.length > 0,
+      openSlots,
     });
   }
   return nodes;
@@ -138,7 +141,7 @@ function disagreement(views: Map<string, ClusterNode[]>): string | undefined {
     const unhealthy = nodes.find((node) => node.flags.some((flag) => ['fail', 'fail?', 'handshake', 'noaddr'].includes(flag)));
     if (unhealthy) return `${address} sees ${unhealthy.address} as ${unhealthy.flags.join(',')}`;
     const open = nodes.find((node) => node.hasOpenSlots);
-    if (open) return `${open.address} has slots open (migrating/importing)`;
+    if (open) return `${open.address} (${open.role}) has slots open: ${open.openSlots.slice(0, 3).join(' ')}`;
     const signature = nodes
       .map((node) => `${node.id} ${node.role} ${node.masterId ?? '-'} ${node.slotRanges.map((range) => range.join('-')).join(',')}`)
       .sort()
@@ -166,15 +169,21 @@ export async function waitForAgreement(addresses: string[], timeoutMs = 120_000)
   }
 }
 
-/** Waits (bounded) until every replica is online and has caught up with its master's offset. */
+/**
+ * Waits (bounded) until every replica is online and has caught up with its master's offset as of
+ * the first look (a master that keeps streaming, e.g. Valkey 9 after an atomic slot migration, is
+ * never caught up with live).
+ */
 export async function waitForReplication(nodes: ClusterNode[], timeoutMs = 300_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const masters = nodes.filter((node) => node.role === 'master');
+  const targets = new Map<string, number>();
   for (;;) {
     let lagging: string | undefined;
     for (const master of masters) {
       const info = await withConnection(master.address, async (client) => String(await client.info('replication')));
-      const masterOffset = Number(/master_repl_offset:(\d+)/.exec(info)?.[1] ?? -1);
+      if (!targets.has(master.address)) targets.set(master.address, Number(/master_repl_offset:(\d+)/.exec(info)?.[1] ?? -1));
+      const masterOffset = targets.get(master.address)!;
       const expected = nodes.filter((node) => node.masterId === master.id).length;
       const replicas = [...info.matchAll(/slave\d+:.*state=(\w+),offset=(\d+)/g)];
       const behind = replicas.filter(([, state, offset]) => state !== 'online' || Number(offset) < masterOffset);

@@ -4,9 +4,12 @@ import { withConnection } from './cluster-view.js';
 
 export type CommandStats = Record<string, { calls: number; usec: number }>;
 
-/** The slot migration protocol's commands; the bench itself sends none of them during an operation. */
+/**
+ * The slot migration protocols' commands (MIGRATE's, and atomic slot migration's on Valkey 9); the
+ * bench itself sends none of them during an operation, except as the native ASM contender.
+ */
 const protocolCommands =
-  /^(migrate|restore-asking|restore|asking|cluster\|(setslot|getkeysinslot|countkeysinslot|meet|forget|replicate|addslots|addslotsrange|delslots|failover|reset|bumpepoch|set-config-epoch))$/;
+  /^(migrate|restore-asking|restore|asking|cluster\|(setslot|getkeysinslot|countkeysinslot|meet|forget|replicate|addslots|addslotsrange|delslots|failover|reset|bumpepoch|set-config-epoch|migrateslots|getslotmigrations|cancelslotmigrations|syncslots))$/;
 
 export async function readCommandStats(addresses: string[]): Promise<CommandStats> {
   const total: CommandStats = {};

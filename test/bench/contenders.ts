@@ -1,12 +1,15 @@
-// The two ways of growing and shrinking the cluster being compared: redis-cli --cluster, as the
-// seed walkthrough does it by hand, and the project's topology program. Each operation returns
-// its wall time split into phases, so fixed costs (joining, waiting for agreement) show apart from
-// moving keys.
+// The ways of growing and shrinking the cluster being compared: the server's own cli --cluster
+// (redis-cli or valkey-cli, as the seed walkthrough does it by hand; on Valkey 9 also with its
+// atomic slot migration), and the project's topology program (with its default engine, or forced
+// to MIGRATE). native-asm.ts adds the servers' atomic slot migration issued directly. Each
+// operation returns its wall time split into phases, so fixed costs (joining, waiting for
+// agreement) show apart from moving keys.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LocalRedisPods } from '../support/redis-pods.js';
+import type { ServerBinaries } from '../support/server-binaries.js';
 import { assertSucceeded, runChild, type ChildResult, type StampedLine } from './child-process.js';
-import { readClusterNodes, waitForAgreement, withConnection } from './cluster-view.js';
+import { readClusterNodes, waitForAgreement, waitForReplication, withConnection } from './cluster-view.js';
 
 export interface Phase {
   name: string;
@@ -23,6 +26,10 @@ export interface OperationTiming {
   logFile: string;
   /** CPU time of the tool's processes (all runs), if it could be measured. */
   toolCpuMs?: number;
+  /** The program only: what it did before the first slot moved, from its log. */
+  beforeMigration?: Phase[];
+  /** The program only: rounds it stopped and started again ("round N stopped: ..."), from its log. */
+  stoppedRounds?: string[];
 }
 
 export interface OperationContext {
@@ -36,14 +43,23 @@ export interface OperationContext {
   logFile: string;
 }
 
+/**
+ * What a contender is, for the ratios: the server's cli as it has always moved slots ('cli'), the
+ * same cli with atomic slot migration ('cli-asm'), the servers' atomic slot migration issued by
+ * the bench itself ('native-asm'), the program with its default engine ('program') or forced to
+ * MIGRATE ('program-migrate').
+ */
+export type ContenderRole = 'cli' | 'cli-asm' | 'native-asm' | 'program' | 'program-migrate';
+
 export interface Contender {
   name: string;
+  role: ContenderRole;
   grow(context: OperationContext): Promise<OperationTiming>;
   shrink(context: OperationContext): Promise<OperationTiming>;
 }
 
 /** Collects phases on one clock; each phase runs to completion before the next starts. */
-class Stopwatch {
+export class Stopwatch {
   readonly phases: Phase[] = [];
   private readonly started = performance.now();
 
@@ -63,11 +79,11 @@ class Stopwatch {
 
 const ansiEscapes = /\x1b\[[0-9;]*m/g;
 
-function toolCpuMs(results: ChildResult[]): number | undefined {
+export function toolCpuMs(results: ChildResult[]): number | undefined {
   return results.every((result) => result.cpuMs !== undefined) ? results.reduce((sum, result) => sum + result.cpuMs!, 0) : undefined;
 }
 
-function writeLog(file: string, results: ChildResult[]): void {
+export function writeLog(file: string, results: ChildResult[]): void {
   const text = results
     .map((result) =>
       [
@@ -83,25 +99,43 @@ function writeLog(file: string, results: ChildResult[]): void {
   writeFileSync(file, text);
 }
 
-async function nodeId(address: string): Promise<string> {
+export async function nodeId(address: string): Promise<string> {
   return withConnection(address, async (client) => String(await client.call('CLUSTER', 'MYID')));
 }
 
-export class RedisCliContender implements Contender {
-  readonly name = 'redis-cli';
+/**
+ * The server's own cli: `redis-cli --cluster` or `valkey-cli --cluster` (each with its own flag
+ * names), with `atomic` also `--cluster-use-atomic-slot-migration` (valkey-cli 9.1: rebalance then
+ * issues CLUSTER MIGRATESLOTS per slot range instead of moving keys with MIGRATE).
+ */
+export class CliContender implements Contender {
+  readonly name: string;
+  readonly role: ContenderRole;
+  private readonly valkey: boolean;
 
-  /** @param pipeline redis-cli's --cluster-pipeline (keys per MIGRATE); undefined keeps its default of 10. */
-  constructor(private readonly pipeline?: number) {}
+  /** @param pipeline the cli's --cluster-pipeline (keys per MIGRATE); undefined keeps its default of 10. */
+  constructor(
+    private readonly binaries: ServerBinaries,
+    private readonly atomic = false,
+    private readonly pipeline?: number,
+  ) {
+    this.valkey = binaries.flavor === 'valkey';
+    this.name = `${this.valkey ? 'valkey-cli' : 'redis-cli'}${atomic ? ' asm' : ''}`;
+    this.role = atomic ? 'cli-asm' : 'cli';
+  }
 
   private cli(args: string[], context: OperationContext, results: ChildResult[]): Promise<ChildResult> {
-    return runChild('redis-cli', args, context.timeoutMs).then((result) => {
+    return runChild(this.binaries.cli, args, context.timeoutMs).then((result) => {
       results.push(result);
       return assertSucceeded(result);
     });
   }
 
-  private pipelineArgs(): string[] {
-    return this.pipeline === undefined ? [] : ['--cluster-pipeline', String(this.pipeline)];
+  private rebalanceArgs(): string[] {
+    return [
+      ...(this.pipeline === undefined ? [] : ['--cluster-pipeline', String(this.pipeline)]),
+      ...(this.atomic ? ['--cluster-use-atomic-slot-migration'] : []),
+    ];
   }
 
   async grow(context: OperationContext): Promise<OperationTiming> {
@@ -112,18 +146,17 @@ export class RedisCliContender implements Contender {
     const newReplica = addresses[2 * context.fromMasters + 1];
     const results: ChildResult[] = [];
     const stopwatch = new Stopwatch();
+    const [replicaFlag, masterIdFlag, emptyMastersFlag] = this.valkey
+      ? ['--cluster-replica', '--cluster-primary-id', '--cluster-use-empty-primaries']
+      : ['--cluster-slave', '--cluster-master-id', '--cluster-use-empty-masters'];
     try {
-      // redis-cli refuses to add a node while the others still disagree, so wait after each.
+      // The cli refuses to add a node while the others still disagree, so wait after each.
       await stopwatch.time('join', () => this.cli(['--cluster', 'add-node', newMaster, seed], context, results));
       await stopwatch.time('agree', () => waitForAgreement(addresses.slice(0, 2 * context.fromMasters + 1)));
       const masterId = await nodeId(newMaster);
-      await stopwatch.time('join', () =>
-        this.cli(['--cluster', 'add-node', newReplica, seed, '--cluster-slave', '--cluster-master-id', masterId], context, results),
-      );
+      await stopwatch.time('join', () => this.cli(['--cluster', 'add-node', newReplica, seed, replicaFlag, masterIdFlag, masterId], context, results));
       await stopwatch.time('agree', () => waitForAgreement(addresses));
-      await stopwatch.time('migrate', () =>
-        this.cli(['--cluster', 'rebalance', seed, '--cluster-use-empty-masters', ...this.pipelineArgs()], context, results),
-      );
+      await stopwatch.time('migrate', () => this.cli(['--cluster', 'rebalance', seed, emptyMastersFlag, ...this.rebalanceArgs()], context, results));
       await stopwatch.time('agree', () => waitForAgreement(addresses));
     } finally {
       writeLog(context.logFile, results);
@@ -143,9 +176,12 @@ export class RedisCliContender implements Contender {
     const stopwatch = new Stopwatch();
     try {
       await stopwatch.time('migrate', () =>
-        this.cli(['--cluster', 'rebalance', seed, '--cluster-weight', ...leavingMasterIds.map((id) => `${id}=0`), ...this.pipelineArgs()], context, results),
+        this.cli(['--cluster', 'rebalance', seed, '--cluster-weight', ...leavingMasterIds.map((id) => `${id}=0`), ...this.rebalanceArgs()], context, results),
       );
-      await stopwatch.time('agree', () => waitForAgreement(addresses));
+      const agreed = await stopwatch.time('agree', () => waitForAgreement(addresses));
+      // The emptied master turns itself into a replica and loads its new master's data; del-node
+      // gives up on a member that answers LOADING, so wait as a person would.
+      await stopwatch.time('sync', () => waitForReplication(agreed));
       // Replicas first, so no node is left replicating a node that is gone.
       const replicasFirst = [...leavingIds].sort((a, b) => Number(leavingMasterIds.includes(a)) - Number(leavingMasterIds.includes(b)));
       await stopwatch.time('leave', async () => {
@@ -159,8 +195,7 @@ export class RedisCliContender implements Contender {
   }
 }
 
-/** Sums phases that share a name (agreement is waited for more than once). */
-/** A redis-cli operation's timing: its migration is the rebalance command's wall time. */
+/** A cli operation's timing: its migration is the rebalance command's wall time. */
 function rebalanceResult(stopwatch: Stopwatch, context: OperationContext, results: ChildResult[]): OperationTiming {
   return {
     totalMs: stopwatch.elapsedMs,
@@ -172,7 +207,8 @@ function rebalanceResult(stopwatch: Stopwatch, context: OperationContext, result
   };
 }
 
-function mergePhases(phases: Phase[]): Phase[] {
+/** Sums phases that share a name (agreement is waited for more than once). */
+export function mergePhases(phases: Phase[]): Phase[] {
   const merged: Phase[] = [];
   for (const phase of phases) {
     const existing = merged.find((candidate) => candidate.name === phase.name);
@@ -210,9 +246,44 @@ export function migrationTime(lines: StampedLine[]): { ms: number; startMs: numb
   return { ms: last - first, startMs: first, endMs: last };
 }
 
-export class ProgramContender implements Contender {
-  readonly name = 'program';
+/**
+ * Where a program run's time went before its first slot moved, from its log: the process start to
+ * its first line, reading the cluster and planning (to the "plan, N steps" line), the plan to its
+ * first step (surveying the moving slots' keys and bytes, the capacity checks), the steps before
+ * the migrate step (joining, replicas), and the migrate step until the "migrating N slots" line
+ * (waiting for every node to agree and report cluster_state:ok).
+ */
+export function beforeMigration(lines: StampedLine[]): Phase[] | undefined {
+  const at = (pattern: RegExp) => lines.find((line) => pattern.test(line.text))?.atMs;
+  const first = lines[0]?.atMs;
+  const plan = at(/\bplan, \d+ steps?\b/);
+  const firstStep = at(/\bstep 1\/\d+: /);
+  const migrateStep = at(/\bstep \d+\/\d+: migrate\b/);
+  const migrating = at(/\bmigrating \d+ slots/i);
+  if (first === undefined || plan === undefined || firstStep === undefined || migrateStep === undefined || migrating === undefined) return undefined;
+  return [
+    { name: 'start', ms: first },
+    { name: 'observe+plan', ms: plan - first },
+    { name: 'survey+checks', ms: firstStep - plan },
+    { name: 'steps before migrate', ms: migrateStep - firstStep },
+    { name: 'migrate step to first slot', ms: migrating - migrateStep },
+  ];
+}
 
+/** One program run's figures (a no-op, or a step of the scale series). */
+export interface ProgramRun {
+  ms: number;
+  /** CPU seconds and peak RSS of the program's process(es), if GNU time measured them. */
+  cpuMs?: number;
+  maxRssKiB?: number;
+  /** Moving slots, from the log; undefined if nothing moved. */
+  migrateMs?: number;
+  /** Process start to the "plan, N steps" line, where the log has one. */
+  untilPlanMs?: number;
+  logFile: string;
+}
+
+export class ProgramContender implements Contender {
   /** Program runs that failed and were run again (as a Job's backoffLimit would), per log file. */
   readonly failedAttempts = new Map<string, string[]>();
 
@@ -221,9 +292,17 @@ export class ProgramContender implements Contender {
     private readonly extraArgs: string[] = [],
     /** Runs again after a failure, up to this many times; each failure is reported. */
     private readonly retries = 0,
+    readonly name = 'program',
+    readonly role: ContenderRole = 'program',
   ) {}
 
-  async run(phase: 'pre' | 'post', masters: number, addresses: string[], context: OperationContext, results: ChildResult[]): Promise<ChildResult> {
+  async run(
+    phase: 'pre' | 'post',
+    masters: number,
+    addresses: string[],
+    context: { timeoutMs: number; logFile: string },
+    results: ChildResult[],
+  ): Promise<ChildResult> {
     const args = [this.bundle, '--phase', phase, '--masters', String(masters), '--replicas-per-master', '1', '--pods', addresses.join(','), ...this.extraArgs];
     for (let attempt = 0; ; attempt++) {
       const result = await runChild(process.execPath, args, context.timeoutMs);
@@ -264,15 +343,29 @@ export class ProgramContender implements Contender {
   }
 
   /** After the StatefulSet has scaled down: the post phase on the survivors, which should change nothing. */
-  async postAfterScaleDown(context: OperationContext): Promise<{ ms: number; logFile: string }> {
+  async postAfterScaleDown(context: OperationContext): Promise<ProgramRun> {
+    return this.timedRun('post', context.toMasters, context.pods.addresses(2 * context.toMasters), context);
+  }
+
+  /** One phase on these pods, logged to context.logFile: its wall time, CPU, peak memory and time moving slots. */
+  async timedRun(phase: 'pre' | 'post', masters: number, addresses: string[], context: { timeoutMs: number; logFile: string }): Promise<ProgramRun> {
     const results: ChildResult[] = [];
     const started = performance.now();
     try {
-      await this.run('post', context.toMasters, context.pods.addresses(2 * context.toMasters), context, results);
+      await this.run(phase, masters, addresses, context, results);
     } finally {
       writeLog(context.logFile, results);
     }
-    return { ms: performance.now() - started, logFile: context.logFile };
+    const plan = results[0]?.lines.find((line) => /\bplan, \d+ steps?\b/.test(line.text))?.atMs;
+    const migrated = results.map((result) => migrationTime(result.lines)?.ms).filter((ms) => ms !== undefined);
+    return {
+      ms: performance.now() - started,
+      cpuMs: toolCpuMs(results),
+      maxRssKiB: results.every((result) => result.maxRssKiB !== undefined) ? Math.max(...results.map((result) => result.maxRssKiB!)) : undefined,
+      migrateMs: migrated.length > 0 ? migrated.reduce((sum, ms) => sum + ms, 0) : undefined,
+      untilPlanMs: plan,
+      logFile: context.logFile,
+    };
   }
 
   /**
@@ -306,6 +399,10 @@ export class ProgramContender implements Contender {
       phases,
       logFile: context.logFile,
       toolCpuMs: toolCpuMs(runs),
+      beforeMigration: runs[0] ? beforeMigration(runs[0].lines) : undefined,
+      stoppedRounds: runs.flatMap((run) =>
+        run.lines.filter((line) => /\bround \d+ stopped:/.test(line.text)).map((line) => line.text.replace(/^\S+ WARN /, '')),
+      ),
     };
   }
 }

@@ -3,6 +3,7 @@
 // (the best case) and one MIGRATE per hash slot (what a cluster migration can do at best, since
 // MIGRATE's keys must share a slot in cluster mode).
 import { LocalRedisPods } from '../support/redis-pods.js';
+import type { ServerName } from '../support/server-binaries.js';
 import type { Dataset } from './dataset.js';
 import { SLOT_COUNT } from './key-slot.js';
 
@@ -19,8 +20,8 @@ export interface FloorResult {
 /** MIGRATEs sent per round trip; the source runs them one after another anyway. */
 const IN_FLIGHT = 16;
 
-export async function measureFloor(dataset: Dataset, keyCount: number, subnet: number, largeBatch: number): Promise<FloorResult> {
-  const pods = new LocalRedisPods({ subnet, clusterEnabled: false });
+export async function measureFloor(dataset: Dataset, keyCount: number, subnet: number, largeBatch: number, server: ServerName): Promise<FloorResult> {
+  const pods = new LocalRedisPods({ subnet, clusterEnabled: false, server });
   activeFloorPods = pods;
   try {
     await pods.startMany(2);

@@ -1,41 +1,59 @@
-// `npm run bench`: grows a Redis Cluster 3 -> 4 masters and shrinks it back, once with
-// redis-cli --cluster and once with the topology program, each from the same freshly built
-// starting point, under a concurrent client; verifies every key; prints one table and
-// optionally writes it as JSON. See the Benchmark section of README.md.
-import { execFileSync } from 'node:child_process';
+// `npm run bench`: grows a Redis Cluster 3 -> 4 masters and shrinks it back, once per contender
+// (the server's cli --cluster; on Valkey 9 also the cli with atomic slot migration and the
+// servers' atomic slot migration issued by hand; the topology program, on Valkey 9 also forced to
+// MIGRATE), each from the same freshly built starting point, under a concurrent client; verifies
+// every key; prints one table with the ratios and optionally writes it as JSON. `--server` picks
+// Redis 7 or 8 or Valkey 8 or 9; `--scale` runs the scale series instead (scale.ts). See
+// docs/performance.md.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { LocalRedisPods } from '../support/redis-pods.js';
+import { isServerName, SERVER_NAMES, serverBinaries, type ServerBinaries, type ServerName } from '../support/server-binaries.js';
 import { assertSucceeded, killRunningChildren, runChild } from './child-process.js';
 import { countKeysInSlots, slotMapOf, slotsWhoseKeysMoved, waitForAgreement, waitForReplication, withConnection, type SlotMap } from './cluster-view.js';
-import { defaultBundle, ProgramContender, RedisCliContender, type Contender, type OperationContext } from './contenders.js';
+import { CliContender, defaultBundle, ProgramContender, type Contender, type OperationContext } from './contenders.js';
 import { Dataset } from './dataset.js';
 import { activeFloorPods, measureFloor, type FloorResult } from './floor.js';
+import { NativeAsmContender } from './native-asm.js';
 import { formatReport, ratios, type OperationResult } from './report.js';
+import { runScaleSeries } from './scale.js';
 import { Traffic } from './traffic.js';
 import { readCommandStats, subtractStats } from './command-stats.js';
 import { cpuDuring, serverCpuMs } from './cpu.js';
 
 const usage = `npm run bench -- [options]
+  --server NAME          the pods' server, and whose cli is the contender: ${SERVER_NAMES.join('|')} (default redis7)
   --keys N               keys in the data set (default 1000000)
   --value-size BYTES     bytes per value (default 100)
   --masters M            masters at the start; grows to M+1 and back (default 3)
   --client-rate OPS      concurrent client's reads+writes per second during each operation (default 500; 0 = none)
   --json FILE            also write the results as JSON
-  --skip-redis-cli       only the program (quick runs)
-  --skip-program         only redis-cli
+  --skip-cli             not the server's cli (--skip-redis-cli is the same)
+  --skip-cli-asm         not the cli with --cluster-use-atomic-slot-migration (run where the cli has it)
+  --skip-native-asm      not CLUSTER MIGRATESLOTS issued by the bench (run on Valkey 9)
+  --skip-program         not the program with its default engine
+  --skip-program-migrate not the program with --migration-engine migrate (run where the default engine is ASM)
   --skip-floor           do not measure the plain-MIGRATE floor
-  --redis-cli-pipeline N redis-cli's --cluster-pipeline, keys per MIGRATE (default: redis-cli's own, 10)
+  --noop-runs N          no-op post runs on the grown cluster, for the program's fixed cost (default 3)
+  --new-pods-age SECONDS how long the two new pods run before the grow starts (default 0: it starts at once)
+  --redis-cli-pipeline N the cli's --cluster-pipeline, keys per MIGRATE (default: the cli's own, 10)
   --floor-batch N        keys per MIGRATE for the large-batch floor (default 1000)
   --program-args "..."   extra arguments for the topology program (e.g. a rate setting)
   --program-retries N    run the program again after a failure, up to N times, as a Job would (default 0; failures are reported)
   --bundle FILE          the topology program (default jobs/bundle/topology.cjs)
   --timeout SECONDS      limit per operation (default 1800)
-  --subnet K             third address octet: redis-cli uses K, program K+1, floor K+2 (default 240)
-  --log-dir DIR          where each operation's command output goes (default: a new temp directory)`;
+  --subnet K             third address octet: cli K, program K+1, floor K+2, native ASM K+3, cli ASM K+4,
+                         program migrate K+5 (default 240)
+  --log-dir DIR          where each operation's command output goes (default: a new temp directory)
+
+  --scale N,N,...        instead: the scale series, for each N pods (N/2 masters, 1 replica each) the program's
+                         bootstrap, grow by one master, shrink back and a no-op, with its CPU and peak memory
+                         (uses --keys, --value-size, --server, --bundle, --timeout, --subnet, --json, --program-args)
+  --maxmemory SIZE       the scale series' maxmemory per pod (default 64mb)`;
 
 const { values: flags } = parseArgs({
   options: {
@@ -44,8 +62,17 @@ const { values: flags } = parseArgs({
     masters: { type: 'string', default: '3' },
     'client-rate': { type: 'string', default: '500' },
     json: { type: 'string' },
+    server: { type: 'string', default: 'redis7' },
+    'skip-cli': { type: 'boolean', default: false },
     'skip-redis-cli': { type: 'boolean', default: false },
+    'skip-cli-asm': { type: 'boolean', default: false },
+    'skip-native-asm': { type: 'boolean', default: false },
     'skip-program': { type: 'boolean', default: false },
+    'skip-program-migrate': { type: 'boolean', default: false },
+    'noop-runs': { type: 'string', default: '3' },
+    'new-pods-age': { type: 'string', default: '0' },
+    scale: { type: 'string' },
+    maxmemory: { type: 'string', default: '64mb' },
     'skip-floor': { type: 'boolean', default: false },
     'redis-cli-pipeline': { type: 'string' },
     'floor-batch': { type: 'string', default: '1000' },
@@ -73,7 +100,19 @@ if (flags.help) {
   process.exit(0);
 }
 
+if (!isServerName(flags.server!)) {
+  console.error(`--server must be one of ${SERVER_NAMES.join(', ')}, got ${JSON.stringify(flags.server)}\n\n${usage}`);
+  process.exit(2);
+}
+const server: ServerName = flags.server;
+const scaleSizes = flags.scale?.split(',').map((size) => integer('scale', size.trim(), 6, 250));
+if (scaleSizes?.some((size) => size % 2 !== 0)) {
+  console.error(`--scale sizes must be even (N/2 masters with one replica each), got ${flags.scale}`);
+  process.exit(2);
+}
+
 const options = {
+  server,
   keys: integer('keys', flags.keys, 1),
   valueSize: integer('value-size', flags['value-size'], 16),
   masters: integer('masters', flags.masters, 3, 100),
@@ -84,7 +123,9 @@ const options = {
   programRetries: integer('program-retries', flags['program-retries'], 0, 10),
   bundle: path.resolve(flags.bundle!),
   timeoutMs: integer('timeout', flags.timeout, 1) * 1000,
-  subnet: integer('subnet', flags.subnet, 0, 253),
+  subnet: integer('subnet', flags.subnet, 0, 248),
+  noopRuns: integer('noop-runs', flags['noop-runs'], 0, 20),
+  newPodsAgeMs: integer('new-pods-age', flags['new-pods-age'], 0, 600) * 1000,
   logDir: flags['log-dir'] ? path.resolve(flags['log-dir']) : path.join(os.tmpdir(), `redis-bench-${process.pid}`),
 };
 mkdirSync(options.logDir, { recursive: true });
@@ -128,8 +169,8 @@ async function buildStartingPoint(pods: LocalRedisPods, dataset: Dataset): Promi
   const addresses = pods.addresses(2 * masters);
   await pods.startMany(2 * masters);
   const masterAddresses = addresses.filter((_, ordinal) => ordinal % 2 === 0);
-  // redis-cli's own replica placement would pair replicas with other masters; join them by hand.
-  assertSucceeded(await runChild('redis-cli', ['--cluster', 'create', ...masterAddresses, '--cluster-yes'], 120_000));
+  // The cli's own replica placement would pair replicas with other masters; join them by hand.
+  assertSucceeded(await runChild(pods.binaries.cli, ['--cluster', 'create', ...masterAddresses, '--cluster-yes'], 120_000));
   const masterIds = await Promise.all(
     masterAddresses.map((address) => withConnection(address, async (client) => String(await client.call('CLUSTER', 'MYID')))),
   );
@@ -174,7 +215,7 @@ async function measure({ contender, operation, pods, dataset, fromMasters, toMas
   const membersAfter = pods.addresses(2 * toMasters);
   const before: SlotMap = slotMapOf(await waitForAgreement(membersBefore));
   const cluster = clusterClientFor(membersBefore);
-  const label = `${contender.name}-${operation}`;
+  const label = `${contender.name.replace(/ /g, '-')}-${operation}`;
   const traffic = new Traffic(cluster, dataset, options.clientRate, label, options.timeoutMs / 1000);
   const context: OperationContext = {
     pods,
@@ -226,6 +267,7 @@ async function measure({ contender, operation, pods, dataset, fromMasters, toMas
   previousClients.push(traffic);
   return {
     contender: contender.name,
+    role: contender.role,
     operation,
     fromMasters,
     toMasters,
@@ -244,6 +286,8 @@ async function measure({ contender, operation, pods, dataset, fromMasters, toMas
     shape: `${after.masters.length} masters with ${replicaCounts.join('/')} replicas, ${afterNodes.length} nodes`,
     logFile: timing.logFile,
     postAfterScaleDownMs,
+    beforeMigration: timing.beforeMigration,
+    stoppedRounds: timing.stoppedRounds,
     failedAttempts,
     wire,
     cpu,
@@ -251,7 +295,7 @@ async function measure({ contender, operation, pods, dataset, fromMasters, toMas
 }
 
 async function runContender(contender: Contender, subnet: number, dataset: Dataset, setups: Record<string, unknown>): Promise<OperationResult[]> {
-  const pods = new LocalRedisPods({ subnet });
+  const pods = new LocalRedisPods({ subnet, server: options.server });
   livePodSets.add(pods);
   try {
     log(`${contender.name}: building ${options.masters} masters + ${options.masters} replicas on ${pods.hostOf(0)}.. and loading ${dataset.keyCount} keys`);
@@ -262,10 +306,19 @@ async function runContender(contender: Contender, subnet: number, dataset: Datas
     );
     // The StatefulSet scales up: two new, empty pods.
     await pods.startMany(2, 2 * options.masters);
+    // Kubernetes starts the post Job only once they are ready; how long they have run decides how
+    // long a new master waits before its cluster_state turns ok (see docs/performance.md).
+    if (options.newPodsAgeMs > 0) await new Promise((resolve) => setTimeout(resolve, options.newPodsAgeMs));
     const clients: Traffic[] = [];
     const results: OperationResult[] = [];
-    results.push(await measure({ contender, operation: 'grow', pods, dataset, fromMasters: options.masters, toMasters: options.masters + 1 }, clients));
-    results.push(await measure({ contender, operation: 'shrink', pods, dataset, fromMasters: options.masters + 1, toMasters: options.masters }, clients));
+    try {
+      await growAndShrink(contender, pods, dataset, clients, results);
+    } catch (error) {
+      // One contender failing (e.g. a cluster that never agrees again) is a result, not the end of the bench.
+      const operation = results.length === 0 ? 'grow' : 'shrink';
+      failures.push({ contender: contender.name, operation, error: (error as Error).message });
+      log(`${contender.name} ${operation} FAILED: ${(error as Error).message}`);
+    }
     return results;
   } finally {
     await pods.destroy();
@@ -273,10 +326,31 @@ async function runContender(contender: Contender, subnet: number, dataset: Datas
   }
 }
 
-function machine() {
+/** Operations that failed outright (no result to show), by contender. */
+const failures: Array<{ contender: string; operation: 'grow' | 'shrink'; error: string }> = [];
+
+async function growAndShrink(contender: Contender, pods: LocalRedisPods, dataset: Dataset, clients: Traffic[], results: OperationResult[]): Promise<void> {
+  const grow = await measure({ contender, operation: 'grow', pods, dataset, fromMasters: options.masters, toMasters: options.masters + 1 }, clients);
+  results.push(grow);
+  if (contender instanceof ProgramContender && options.noopRuns > 0) {
+    // The program's fixed cost: post again on the cluster that already has the shape.
+    grow.noOpPostMs = [];
+    for (let run = 0; run < options.noopRuns; run++) {
+      const noOp = await contender.timedRun('post', options.masters + 1, pods.addresses(2 * (options.masters + 1)), {
+        timeoutMs: options.timeoutMs,
+        logFile: path.join(options.logDir, `${contender.name.replace(/ /g, '-')}-noop-${run + 1}.log`),
+      });
+      grow.noOpPostMs.push(noOp.ms);
+    }
+    log(`${contender.name}: no-op post ${grow.noOpPostMs.map((ms) => (ms / 1000).toFixed(2)).join(', ')} s`);
+  }
+  results.push(await measure({ contender, operation: 'shrink', pods, dataset, fromMasters: options.masters + 1, toMasters: options.masters }, clients));
+}
+
+function machine(binaries: ServerBinaries) {
   let redisVersion = 'unknown';
   try {
-    redisVersion = execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim();
+    redisVersion = execFileSync(binaries.server, ['--version'], { encoding: 'utf8' }).trim();
   } catch {
     // reported as unknown
   }
@@ -291,15 +365,41 @@ function machine() {
   };
 }
 
+/** Whether this cli has --cluster-use-atomic-slot-migration (valkey-cli 9.1 has it, though its --cluster help does not say so). */
+function cliHasAtomicSlotMigration(cli: string): boolean {
+  return spawnSync(cli, ['--cluster-use-atomic-slot-migration', '--version'], { stdio: 'ignore' }).status === 0;
+}
+
 async function main(): Promise<void> {
+  const binaries = serverBinaries(options.server);
+  const nativeAsm = binaries.flavor === 'valkey' && binaries.major >= 9;
+  const cliAsm = cliHasAtomicSlotMigration(binaries.cli);
   const contenders: Array<[Contender, number]> = [];
-  if (!flags['skip-redis-cli']) contenders.push([new RedisCliContender(options.redisCliPipeline), options.subnet]);
-  if (!flags['skip-program']) {
+  if (!flags['skip-cli'] && !flags['skip-redis-cli']) contenders.push([new CliContender(binaries, false, options.redisCliPipeline), options.subnet]);
+  if (!flags['skip-cli-asm'] && cliAsm) contenders.push([new CliContender(binaries, true, options.redisCliPipeline), options.subnet + 4]);
+  if (!flags['skip-native-asm'] && nativeAsm) contenders.push([new NativeAsmContender(), options.subnet + 3]);
+  if (!flags['skip-program'] || (!flags['skip-program-migrate'] && nativeAsm)) {
     if (!existsSync(options.bundle)) throw new Error(`${options.bundle} does not exist; run npm run bundle`);
-    contenders.push([new ProgramContender(options.bundle, options.programArgs, options.programRetries), options.subnet + 1]);
   }
+  if (!flags['skip-program']) contenders.push([new ProgramContender(options.bundle, options.programArgs, options.programRetries), options.subnet + 1]);
+  if (!flags['skip-program-migrate'] && nativeAsm) {
+    contenders.push([
+      new ProgramContender(
+        options.bundle,
+        [...options.programArgs, '--migration-engine', 'migrate'],
+        options.programRetries,
+        'program migrate',
+        'program-migrate',
+      ),
+      options.subnet + 5,
+    ]);
+  }
+  log(
+    `${binaries.name} (${binaries.server}): ${contenders.map(([contender]) => contender.name).join(', ')}` +
+      `${cliAsm ? '' : `; ${path.basename(binaries.cli)} has no --cluster-use-atomic-slot-migration`}${nativeAsm ? '' : '; no atomic slot migration on this server'}`,
+  );
   const startedAt = new Date().toISOString();
-  const hostBefore = machine();
+  const hostBefore = machine(binaries);
   log(`indexing ${options.keys} keys by slot`);
   const dataset = new Dataset(options.keys, options.valueSize);
   const setups: Record<string, unknown> = {};
@@ -309,12 +409,13 @@ async function main(): Promise<void> {
   if (!flags['skip-floor']) {
     const floorKeys = results.find((result) => result.operation === 'grow')?.keysMoved ?? Math.round(options.keys / (options.masters + 1));
     log(`floor: moving ${floorKeys} keys between two plain servers`);
-    floor = await measureFloor(dataset, floorKeys, options.subnet + 2, options.floorBatch);
+    floor = await measureFloor(dataset, floorKeys, options.subnet + 2, options.floorBatch, options.server);
   }
   const heading =
     `Slot migration benchmark: ${options.keys.toLocaleString('en-US')} keys x ${options.valueSize} B, ${options.masters} -> ${options.masters + 1} -> ${options.masters} masters (1 replica each), ` +
-    `client ${options.clientRate} ops/s; ${hostBefore.cpus} x ${hostBefore.cpuModel}, load ${hostBefore.loadAverage.join(' ')}; ${hostBefore.redis.split(' ').slice(0, 3).join(' ')}`;
+    `client ${options.clientRate} ops/s${options.newPodsAgeMs > 0 ? `, new pods up ${options.newPodsAgeMs / 1000} s before the grow` : ''}; ${hostBefore.cpus} x ${hostBefore.cpuModel}, load ${hostBefore.loadAverage.join(' ')}; ${hostBefore.redis.split(' ').slice(0, 3).join(' ')} (${binaries.name})`;
   console.log(formatReport(results, floor, heading));
+  for (const failure of failures) console.log(`\nFAILED, no result: ${failure.operation} with ${failure.contender}: ${failure.error}`);
   console.log(`\ncommand output of each operation: ${options.logDir}`);
   if (flags.json) {
     const report = {
@@ -326,6 +427,7 @@ async function main(): Promise<void> {
       setups,
       results,
       ratios: ratios(results),
+      failures,
       floor,
     };
     writeFileSync(flags.json, `${JSON.stringify(report, null, 2)}\n`);
@@ -334,6 +436,7 @@ async function main(): Promise<void> {
   const failed = results.filter(
     (result) => result.verify.missing + result.verify.wrong > 0 || !result.clusterCheckOk || !result.shapeOk || (result.client.lostWrites ?? 0) > 0,
   );
+  if (failures.length > 0) process.exitCode = 1;
   if (failed.length > 0) {
     console.error(
       `\nFAILED: ${failed.map((result) => `${result.operation} ${result.contender} (${result.shape}, check ${result.clusterCheckOk ? 'ok' : 'failed'})`).join('; ')}`,
@@ -343,7 +446,23 @@ async function main(): Promise<void> {
 }
 
 try {
-  await main();
+  if (scaleSizes) {
+    await runScaleSeries({
+      sizes: scaleSizes,
+      server: options.server,
+      keys: options.keys,
+      valueSize: options.valueSize,
+      bundle: options.bundle,
+      programArgs: options.programArgs,
+      timeoutMs: options.timeoutMs,
+      subnet: options.subnet,
+      logDir: options.logDir,
+      maxmemory: flags.maxmemory!,
+      json: flags.json,
+      log,
+      livePodSets,
+    });
+  } else await main();
 } catch (error) {
   console.error(`bench failed: ${(error as Error).stack ?? String(error)}`);
   process.exitCode = 1;
