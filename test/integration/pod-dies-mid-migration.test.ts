@@ -16,6 +16,14 @@ const keys: KeySet = { prefix: 'dies', count: 80_000, valueSize: 100 };
 before(async () => {
   await bootstrapSeedCluster(pods, keys);
   await pods.startMany(2, 6);
+  // Valkey 9 moves these slots itself in about 0.2 s, before any kill could land; a delay per key
+  // in the snapshot its sources fork (the setting Valkey's own tests slow a child with; MIGRATE
+  // does not fork, so Redis 7 and the MIGRATE engine are unchanged) keeps its jobs running ~2 s.
+  for (const ordinal of [0, 2, 4]) {
+    const client = pods.connect(ordinal);
+    await client.config('SET', 'rdb-key-save-delay', '100');
+    client.disconnect();
+  }
 });
 
 after(async () => {
