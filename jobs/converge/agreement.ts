@@ -33,18 +33,37 @@ export function findDisagreements(reports: readonly PodReport[], options: Agreem
       .filter((entry) => memberIds.has(entry.id))
       .map(
         (entry) =>
-          `${entry.id}:${entry.flags.has('slave') ? `r:${entry.masterId}` : 'm'}:${entry.slots.length ? `${entry.slots[0]}+${entry.slots.length}+${checksum(entry.slots)}` : ''}`,
+          `${entry.id}:${entry.flags.has('slave') ? `r:${entry.masterId}` : `m@${entry.configEpoch}`}:${entry.slots.length ? `${entry.slots[0]}+${entry.slots.length}+${checksum(entry.slots)}` : ''}`,
       )
       .sort()
       .join('|');
     if (reference === undefined) {
       reference = signature;
       referencePod = pod;
+      if (options.requireStateOk) problems.push(...sharedEpochs(known));
     } else if (signature !== reference) {
       problems.push(`${pod.name} and ${referencePod!.name} see different slot owners or roles`);
     }
   }
   return problems;
+}
+
+/**
+ * Masters owning slots that share a config epoch: the servers give one of them a new epoch on
+ * their next contact, and a source master taking a new epoch above a target that just claimed a
+ * window would win the window back (the target then deletes its keys). So slots move only once
+ * every owner's epoch is its own, and every node has seen it (the signature carries the epochs:
+ * a target that knows the highest epoch claims above it).
+ */
+function sharedEpochs(entries: readonly ClusterNodesEntry[]): string[] {
+  const byEpoch = new Map<number, string[]>();
+  for (const entry of entries) {
+    if (entry.flags.has('slave') || entry.slots.length === 0) continue;
+    byEpoch.set(entry.configEpoch, [...(byEpoch.get(entry.configEpoch) ?? []), entry.address]);
+  }
+  return [...byEpoch]
+    .filter(([, owners]) => owners.length > 1)
+    .map(([epoch, owners]) => `masters ${owners.join(', ')} share config epoch ${epoch} (the servers are giving them distinct ones)`);
 }
 
 function checksum(slots: readonly number[]): number {
@@ -53,9 +72,9 @@ function checksum(slots: readonly number[]): number {
   return sum;
 }
 
-/** Whether `view` (one node's line about another) shows what that node says of itself: role, master, slots. */
+/** Whether `view` (one node's line about another) shows what that node says of itself: role, master, slots, a master's epoch. */
 export function sameConfiguration(view: ClusterNodesEntry, self: ClusterNodesEntry): boolean {
   if (view.flags.has('handshake') || view.flags.has('slave') !== self.flags.has('slave')) return false;
   if (self.flags.has('slave')) return view.masterId === self.masterId;
-  return view.slots.length === self.slots.length && view.slots.every((slot, index) => slot === self.slots[index]);
+  return view.configEpoch === self.configEpoch && view.slots.length === self.slots.length && view.slots.every((slot, index) => slot === self.slots[index]);
 }

@@ -69,15 +69,63 @@ export class NodeSteps {
     );
   }
 
+  /**
+   * Slots no master claims, given to one. The receiver's own table may still name an old owner
+   * (one that handed the slots on and no longer claims them): ADDSLOTS refuses those as busy, so
+   * they are dropped from its table first, and its epoch is bumped so its claim outranks the
+   * stale entries elsewhere.
+   */
   async addSlots(nodeId: string, slots: readonly number[]): Promise<void> {
     const pod = this.environment.podOf(nodeId);
-    const owned = new Set((await this.self(pod)).slots);
+    const report = await readPod(this.environment.connections, pod, { withInfo: false });
+    const owned = new Set(report.self.slots);
     const missing = slots.filter((slot) => !owned.has(slot));
     if (missing.length === 0) return;
-    const args = toRanges(missing).flatMap(([start, end]) => [start, end]);
+    const namedElsewhere = new Set(report.entries.filter((entry) => entry !== report.self).flatMap((entry) => entry.slots));
+    const stale = missing.filter((slot) => namedElsewhere.has(slot));
+    const ranges = (list: readonly number[]) => toRanges(list).flatMap(([start, end]) => [start, end]);
     await withRetry(`${pod.name}: CLUSTER ADDSLOTSRANGE`, async () => {
-      await call(await this.environment.client(pod), 'CLUSTER', 'ADDSLOTSRANGE', ...args);
+      const client = await this.environment.client(pod);
+      if (stale.length > 0) {
+        try {
+          await call(client, 'CLUSTER', 'DELSLOTSRANGE', ...ranges(stale));
+        } catch (error) {
+          if (!isRedisError(error, 'slotNotAssigned')) throw error;
+        }
+      }
+      await call(client, 'CLUSTER', 'ADDSLOTSRANGE', ...ranges(missing));
+      if (stale.length > 0) await call(client, 'CLUSTER', 'BUMPEPOCH');
     });
+  }
+
+  /**
+   * A new cluster's masters all start at config epoch 0, and the servers then tell them apart
+   * one collision at a time (the lower node id takes the next epoch): with dozens of masters
+   * that goes on for many seconds after the bootstrap, and a source master that takes a new
+   * epoch above a target that just claimed a window wins the window back; the target then
+   * deletes the window's keys. As redis-cli --cluster create does, every pod of a new cluster
+   * that still knows no other node gets a distinct epoch (its ordinal + 1) before any MEET.
+   */
+  private async distinctEpochsForNewCluster(steps: ReadonlyArray<{ readonly node: string; readonly via: string }>): Promise<void> {
+    const vias = [...new Set(steps.map((step) => step.via))].map((id) => this.environment.podOf(id));
+    const viaReports = await Promise.all(vias.map((pod) => readPod(this.environment.connections, pod, { withInfo: false })));
+    // A via that knows others or owns slots: an existing cluster, whose epochs are left alone.
+    if (viaReports.some((report) => report.entries.length > 1 || report.self.slots.length > 0)) return;
+    const pods = [...vias, ...steps.map((step) => this.environment.podOf(step.node))];
+    await Promise.all(
+      pods.map(async (pod) => {
+        const report = await readPod(this.environment.connections, pod, { withInfo: false });
+        if (report.entries.length > 1 || report.self.configEpoch !== 0) return;
+        await withRetry(`${pod.name}: CLUSTER SET-CONFIG-EPOCH ${pod.ordinal + 1}`, async () => {
+          try {
+            await call(await this.environment.client(pod), 'CLUSTER', 'SET-CONFIG-EPOCH', pod.ordinal + 1);
+          } catch (error) {
+            // It met a node (or took an epoch) since it was read: the servers sort that one out.
+            if (!isRedisError(error, 'configEpochRefused')) throw error;
+          }
+        });
+      }),
+    );
   }
 
   private async meet(nodeId: string, viaId: string): Promise<void> {
@@ -96,6 +144,7 @@ export class NodeSteps {
    * seconds for gossip to introduce the newcomer to each node in turn.
    */
   async meetAll(steps: ReadonlyArray<{ readonly node: string; readonly via: string }>): Promise<void> {
+    await this.distinctEpochsForNewCluster(steps);
     for (const step of steps) await this.meet(step.node, step.via);
     const joiners = steps.map((step) => this.environment.podOf(step.node));
     const earlier = new Set(joiners.map((pod) => pod.ordinal));

@@ -22,6 +22,8 @@ export type RedisErrorKind =
   | 'unknownNode'
   /** CLUSTER DELSLOTS of a slot nobody is assigned. */
   | 'slotNotAssigned'
+  /** CLUSTER SET-CONFIG-EPOCH on a node that knows others or has an epoch already. */
+  | 'configEpochRefused'
   /** maxmemory reached under noeviction. */
   | 'outOfMemory'
   /** The server does not have the command (an older or other server). */
@@ -42,6 +44,7 @@ const patterns: ReadonlyArray<readonly [RedisErrorKind, RegExp]> = [
   ['notMaster', /only with masters|not a master|Target node is not a master/i],
   ['unknownNode', /Unknown node/i],
   ['keyNotLocal', /non local key/i],
+  ['configEpochRefused', /assign a config epoch only|config epoch is already non-zero/i],
   ['slotNotAssigned', /already unassigned|not assigned/i],
   ['unknownCommand', /unknown command|unknown subcommand|Unknown CLUSTER subcommand/i],
   [

@@ -52,6 +52,11 @@ test('1. bootstrap: 6 empty pods become 3 masters with 1 replica each, master on
     ],
     'shards are consecutive ordinals, master first',
   );
+  // Each master has its own config epoch from the start (as redis-cli --cluster create gives
+  // them), not one the servers find collision by collision while slots may already be moving.
+  const epochs = (await readClusterNodes(pods, 0)).filter((entry) => entry.role === 'master').map((entry) => entry.configEpoch);
+  assert.equal(new Set(epochs).size, 3, `distinct master epochs: ${epochs.join(', ')}`);
+  assert.ok(!epochs.includes(0), `no master left at epoch 0: ${epochs.join(', ')}`);
 });
 
 test('2. grow: pods 6 and 7 join as the 4th shard, a quarter of the slots move, every key stays (under a key rate cap)', async () => {

@@ -16,6 +16,8 @@ export interface ClusterNodeEntry {
   role: 'master' | 'replica';
   /** Node id of its master, for replicas. */
   masterId?: string;
+  /** The config epoch (a replica's line shows its master's). */
+  configEpoch: number;
   linkState: string;
   /** Every slot the node is listed as owning, expanded. */
   slots: number[];
@@ -29,7 +31,7 @@ export function parseClusterNodes(text: string): ClusterNodeEntry[] {
     .map((line) => line.trim())
     .filter((line) => line.length > 0)
     .map((line) => {
-      const [id, endpoint, flagText, master, , , , linkState, ...slotFields] = line.split(' ');
+      const [id, endpoint, flagText, master, , , configEpoch, linkState, ...slotFields] = line.split(' ');
       const flags = flagText.split(',');
       const slots: number[] = [];
       const openSlots: string[] = [];
@@ -50,6 +52,7 @@ export function parseClusterNodes(text: string): ClusterNodeEntry[] {
         myself: flags.includes('myself'),
         role: flags.includes('slave') ? 'replica' : 'master',
         masterId: master === '-' ? undefined : master,
+        configEpoch: Number(configEpoch),
         linkState,
         slots,
         openSlots,

@@ -9,9 +9,12 @@ const id = (name: string) => name.padEnd(40, '0');
 const [a, b, c, other] = ['aaaa', 'bbbb', 'cccc', 'ffff'].map(id) as [string, string, string, string];
 const address = { [a]: '10.0.0.1', [b]: '10.0.0.2', [c]: '10.0.0.3', [other]: '10.0.0.9' };
 
+/** Each master's config epoch (a replica's line shows its master's). */
+const epochs = { [a]: 1, [b]: 2, [c]: 1, [other]: 3 };
+
 /** A CLUSTER NODES line: flags without 'myself' (added for the reporting pod). */
-const line = (node: string, flags: string, master = '-', slots = '') =>
-  `${node} ${address[node]}:6379@16379 ${flags} ${master} 0 0 1 connected ${slots}`.trim();
+const line = (node: string, flags: string, master = '-', slots = '', epoch = epochs[node]) =>
+  `${node} ${address[node]}:6379@16379 ${flags} ${master} 0 0 ${epoch} connected ${slots}`.trim();
 
 /** The three-node cluster everyone agrees on: a holds 0-8191, b holds 8192-16383, c replicates a. */
 const agreed = () => [line(a, 'master', '-', '0-8191'), line(b, 'master', '-', '8192-16383'), line(c, 'slave', a)];
@@ -110,12 +113,36 @@ test('pods that see different slot owners or roles', () => {
   );
 });
 
+test("pods that see a master's config epoch differently do not agree yet", () => {
+  // b took a new epoch (it claimed a window); pod 2 has not heard.
+  const bumped = [line(a, 'master', '-', '0-8191'), line(b, 'master', '-', '8192-16383', 5), line(c, 'slave', a)];
+  assert.deepEqual(
+    findDisagreements(
+      three((ordinal) => (ordinal === 2 ? agreed() : bumped)),
+      { requireStateOk: false },
+    ),
+    ['pod 2 and pod 0 see different slot owners or roles'],
+  );
+});
+
+test('masters owning slots that share a config epoch: no slot moves until the servers tell them apart', () => {
+  const shared = [line(a, 'master', '-', '0-8191', 4), line(b, 'master', '-', '8192-16383', 4), line(c, 'slave', a, '', 4)];
+  assert.deepEqual(findDisagreements(three(() => shared), { requireStateOk: false }), []);
+  assert.deepEqual(findDisagreements(three(() => shared), { requireStateOk: true }), [
+    'masters 10.0.0.1:6379, 10.0.0.2:6379 share config epoch 4 (the servers are giving them distinct ones)',
+  ]);
+  // An empty master (a new one, still at 0) beside another: nothing of theirs can be taken back.
+  const empty = [line(a, 'master', '-', '0-16383', 1), line(b, 'master', '-', '', 0), line(c, 'master', '-', '', 0)];
+  assert.deepEqual(findDisagreements(three(() => empty), { requireStateOk: true }), []);
+});
+
 test('sameConfiguration: one node line about another matches what that node says of itself', () => {
   const [self] = parseClusterNodes(line(a, 'myself,master', '-', '0-8191'));
   const entry = (text: string) => parseClusterNodes(text)[0]!;
   assert.equal(sameConfiguration(entry(line(a, 'master', '-', '0-8191')), self!), true);
   assert.equal(sameConfiguration(entry(line(a, 'master', '-', '0-8190')), self!), false, 'one slot fewer');
   assert.equal(sameConfiguration(entry(line(a, 'master', '-', '1-8192')), self!), false, 'same count, other slots');
+  assert.equal(sameConfiguration(entry(line(a, 'master', '-', '0-8191', 7)), self!), false, 'an older config epoch');
   assert.equal(sameConfiguration(entry(line(a, 'slave', b)), self!), false, 'seen as a replica');
   assert.equal(sameConfiguration(entry(`${a} 10.0.0.1:6379@16379 handshake - 0 0 0 disconnected`), self!), false, 'still in handshake');
 

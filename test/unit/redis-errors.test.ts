@@ -12,6 +12,8 @@ const replies: ReadonlyArray<readonly [string, RedisErrorKind]> = [
   ['ERR Please use SETSLOT only with masters.', 'notMaster'],
   ['ERR Unknown node abc', 'unknownNode'],
   ['ERR Slot 5 is already unassigned', 'slotNotAssigned'],
+  ['ERR The user can assign a config epoch only when the node does not know any other node.', 'configEpochRefused'],
+  ['ERR Node config epoch is already non-zero', 'configEpochRefused'],
   ["OOM command not allowed when used memory > 'maxmemory'.", 'outOfMemory'],
   // MIGRATE relays the target's refusal.
   ["ERR Target instance replied with error: OOM command not allowed when used memory > 'maxmemory'.", 'outOfMemory'],
