@@ -39,7 +39,11 @@ for peer in $(cli cluster nodes | awk '$3 !~ /myself|fail|handshake|noaddr/ && $
   case "$nodes" in *myself*) ;; *) continue ;; esac
   if printf '%s\n' "$nodes" | awk -v id="$myself" '$1 == id { found = 1 } END { exit !found }'; then break; fi
   log "the cluster no longer lists this node (the topology Job removed it): resetting it and deleting its data"
-  cli cluster reset hard >/dev/null
+  # A master holding keys refuses CLUSTER RESET, and would come back from its volume still
+  # claiming its old slots: its keys go first (a replica refuses FLUSHALL; RESET empties it).
+  cli flushall >/dev/null
+  reset=$(cli cluster reset hard)
+  [ "$reset" = "OK" ] || log "CLUSTER RESET HARD failed: ${reset:-no answer}"
   cli flushall >/dev/null
   exit 0
 done

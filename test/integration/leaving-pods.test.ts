@@ -6,20 +6,15 @@
 // The clients: Valkey GLIDE's cluster client (keeps its own slot map) and ioredis.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { LocalRedisPods } from '../support/redis-pods.js';
 import { assertClusterShape, readClusterNodes, SLOT_COUNT } from '../support/cluster-view.js';
 import { deleteTrafficKeys, describeTraffic, glideTraffic, ioredisTraffic, runTraffic, type KeyValueClient } from '../support/client-traffic.js';
 import { slotOf, tagForSlot } from '../support/key-slots.js';
 import { bulkClient, keyAt, keysOnMasters, loadKeys, verifyKeys, type KeySet } from '../support/keyspace.js';
 import { readInfo } from '../support/node-info.js';
+import { runPreStop } from '../support/pre-stop.js';
 import { runTopologyOk, topologyArgs } from '../support/topology-cli.js';
 
-const execFileAsync = promisify(execFile);
-const preStopScript = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'charts', 'scripts', 'pre-stop.sh');
 // appendonly as the chart's redis.conf: what a returning pod would bring back is on its volume.
 const pods = new LocalRedisPods({ subnet: 55, extraArgs: ['--appendonly', 'yes'] });
 const keys: KeySet = { prefix: 'leaving', count: 20_000, valueSize: 100 };
@@ -83,13 +78,6 @@ async function assertAnswersMoved(ordinal: number): Promise<void> {
 /** How many commands the pod has answered with MOVED since it started (INFO errorstats). */
 async function movedRepliesOf(ordinal: number): Promise<number> {
   return Number(/count=(\d+)/.exec((await readInfo(pods, ordinal, 'errorstats')).errorstat_MOVED ?? '')?.[1] ?? 0);
-}
-
-/** The chart's preStop script, run as the kubelet runs it before stopping the container. */
-async function runPreStop(ordinal: number): Promise<string> {
-  const env = { ...process.env, REDIS_CLI: pods.binaries.cli, REDIS_PROBE_HOST: pods.hostOf(ordinal), REDIS_PORT: String(pods.port) };
-  const { stdout, stderr } = await execFileAsync('sh', [preStopScript], { env, timeout: 60_000 });
-  return stdout + stderr;
 }
 
 async function assertResetAndEmpty(ordinal: number): Promise<void> {
@@ -165,7 +153,7 @@ test('after pre the removed pods keep redirecting: GLIDE and ioredis see no erro
   await cleaner.quit();
 
   for (const ordinal of [6, 7]) {
-    const output = await runPreStop(ordinal);
+    const output = await runPreStop(pods, ordinal);
     console.log(`preStop of pod ${ordinal}: ${output.trim()}`);
     assert.match(output, /no longer lists this node/, `preStop of pod ${ordinal}`);
     await assertResetAndEmpty(ordinal);
@@ -193,7 +181,7 @@ test('without preStop (pod 7 SIGKILLed, back as a replica of a node the cluster 
   await assertAnswersMoved(6);
   await assertAnswersMoved(7);
 
-  assert.match(await runPreStop(6), /no longer lists this node/, 'preStop of pod 6');
+  assert.match(await runPreStop(pods, 6), /no longer lists this node/, 'preStop of pod 6');
   await pods.stop(7, 'SIGKILL');
   await pods.stop(6);
   await finishShrink();
