@@ -21,7 +21,8 @@ export function findDisagreements(reports: readonly PodReport[], options: Agreem
   for (const report of reports) {
     const { pod, entries } = report;
     const known = entries.filter((entry) => !entry.flags.has('handshake'));
-    const missing = [...memberIds].filter((id) => !known.some((entry) => entry.id === id));
+    const knownIds = new Set(known.map((entry) => entry.id));
+    const missing = [...memberIds].filter((id) => !knownIds.has(id));
     const extra = known.filter((entry) => !memberIds.has(entry.id));
     if (missing.length > 0) problems.push(`${pod.name} does not know ${missing.length} node(s) yet`);
     if (extra.length > 0) problems.push(`${pod.name} still knows ${extra.length} other node(s) (${extra.map((entry) => entry.id.slice(0, 8)).join(',')})`);
@@ -33,7 +34,7 @@ export function findDisagreements(reports: readonly PodReport[], options: Agreem
       .filter((entry) => memberIds.has(entry.id))
       .map(
         (entry) =>
-          `${entry.id}:${entry.flags.has('slave') ? `r:${entry.masterId}` : `m@${entry.configEpoch}`}:${entry.slots.length ? `${entry.slots[0]}+${entry.slots.length}+${checksum(entry.slots)}` : ''}`,
+          `${entry.id}:${entry.flags.has('slave') ? `r:${entry.masterId}` : `m@${entry.configEpoch}:${entry.slotRanges}`}`,
       )
       .sort()
       .join('|');
@@ -58,7 +59,7 @@ export function findDisagreements(reports: readonly PodReport[], options: Agreem
 function sharedEpochs(entries: readonly ClusterNodesEntry[]): string[] {
   const byEpoch = new Map<number, string[]>();
   for (const entry of entries) {
-    if (entry.flags.has('slave') || entry.slots.length === 0) continue;
+    if (entry.flags.has('slave') || entry.slotRanges === '') continue;
     byEpoch.set(entry.configEpoch, [...(byEpoch.get(entry.configEpoch) ?? []), entry.address]);
   }
   return [...byEpoch]
@@ -66,15 +67,9 @@ function sharedEpochs(entries: readonly ClusterNodesEntry[]): string[] {
     .map(([epoch, owners]) => `masters ${owners.join(', ')} share config epoch ${epoch} (the servers are giving them distinct ones)`);
 }
 
-function checksum(slots: readonly number[]): number {
-  let sum = 0;
-  for (const slot of slots) sum = (sum * 31 + slot) | 0;
-  return sum;
-}
-
 /** Whether `view` (one node's line about another) shows what that node says of itself: role, master, slots, a master's epoch. */
 export function sameConfiguration(view: ClusterNodesEntry, self: ClusterNodesEntry): boolean {
   if (view.flags.has('handshake') || view.flags.has('slave') !== self.flags.has('slave')) return false;
   if (self.flags.has('slave')) return view.masterId === self.masterId;
-  return view.configEpoch === self.configEpoch && view.slots.length === self.slots.length && view.slots.every((slot, index) => slot === self.slots[index]);
+  return view.configEpoch === self.configEpoch && view.slotRanges === self.slotRanges;
 }

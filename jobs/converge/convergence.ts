@@ -15,6 +15,13 @@ import type { Connections } from '../redis/connections';
 import type { Log } from '../progress';
 import { findDisagreements, sameConfiguration } from './agreement';
 
+/**
+ * CLUSTER MEETs one pod receives per nudge round (every 200 ms) or from one join, beyond the one
+ * that joins it: all of them up to 9 pods, as before; linear in the pods beyond (a full mesh of
+ * MEETs at 200 pods was 40,000 of them per round).
+ */
+export const nudgesPerObserver = 8;
+
 export interface ConvergenceOptions {
   readonly connections: Connections;
   /** Every pod, index = ordinal. */
@@ -93,13 +100,18 @@ export class Convergence {
     const sends: Array<Promise<void>> = [];
     for (const observer of reports) {
       const seen = new Map(observer.entries.map((entry) => [entry.id, entry]));
+      let sent = 0;
       for (const subject of reports) {
+        // At most a few per observer and round: after a bootstrap of N pods nearly all N^2 pairs
+        // are stale, and gossip introduces them anyway; the nudges only hurry it.
+        if (sent >= nudgesPerObserver) break;
         if (subject === observer) continue;
         const view = seen.get(subject.self.id);
         if (view && sameConfiguration(view, subject.self)) continue;
         const pair = `${subject.pod.ordinal}>${observer.pod.ordinal}`;
         if (Date.now() - (this.nudged.get(pair) ?? 0) < 1000) continue;
         this.nudged.set(pair, Date.now());
+        sent++;
         sends.push(this.meet(subject.pod, observer.pod, { warn: false }));
       }
     }

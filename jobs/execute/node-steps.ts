@@ -2,7 +2,7 @@
 // an empty master, replicate, remove. Each checks the live state first, so repeating one is safe.
 import type { Redis } from 'ioredis';
 import { sleep } from '../clock';
-import type { Convergence, SettleOptions } from '../converge/convergence';
+import { nudgesPerObserver, type Convergence, type SettleOptions } from '../converge/convergence';
 import { TopologyError } from '../errors';
 import { readPod } from '../observe/read';
 import { toRanges } from '../plan/slots';
@@ -139,9 +139,11 @@ export class NodeSteps {
   }
 
   /**
-   * Each joining node is met through its `via` (that one must work), then also by every other
-   * member and every earlier joiner (best effort): direct handshakes all round, instead of waiting
-   * seconds for gossip to introduce the newcomer to each node in turn.
+   * Each joining node is met through its `via` (that one must work), then also by up to
+   * `nudgesPerObserver` other members and earlier joiners (best effort): direct handshakes,
+   * instead of waiting seconds for gossip to introduce the newcomer to each node in turn. All of
+   * them in a small cluster; in a large one gossip and the settle's nudges do the rest, so the
+   * MEETs stay linear in the pods.
    */
   async meetAll(steps: ReadonlyArray<{ readonly node: string; readonly via: string }>): Promise<void> {
     await this.distinctEpochsForNewCluster(steps);
@@ -149,10 +151,16 @@ export class NodeSteps {
     const joiners = steps.map((step) => this.environment.podOf(step.node));
     const earlier = new Set(joiners.map((pod) => pod.ordinal));
     await Promise.all(
-      joiners.flatMap((joiner) => {
+      joiners.flatMap((joiner, index) => {
         earlier.delete(joiner.ordinal);
-        const senders = this.environment.convergence.members().filter((pod) => pod.ordinal !== joiner.ordinal && !earlier.has(pod.ordinal));
-        return senders.map((sender) => this.environment.convergence.meet(sender, joiner, { warn: true }));
+        const via = this.environment.podOf(steps[index]!.via);
+        const senders = this.environment.convergence
+          .members()
+          .filter((pod) => pod.ordinal !== joiner.ordinal && pod.ordinal !== via.ordinal && !earlier.has(pod.ordinal));
+        // Spread over the cluster: the senders nearest below the joiner, so each member meets a few joiners.
+        const below = senders.filter((pod) => pod.ordinal < joiner.ordinal).reverse();
+        const chosen = [...below, ...senders.filter((pod) => pod.ordinal > joiner.ordinal)].slice(0, nudgesPerObserver);
+        return chosen.map((sender) => this.environment.convergence.meet(sender, joiner, { warn: true }));
       }),
     );
   }

@@ -11,6 +11,12 @@ export interface ClusterNodesEntry {
   readonly masterId: string | null;
   readonly configEpoch: number;
   readonly connected: boolean;
+  /**
+   * The slot ranges as the node printed them ("0-5460 5462"): the same set always prints the
+   * same, so comparing views needs no expansion.
+   */
+  readonly slotRanges: string;
+  /** Every slot, expanded on first use (N replies of up to 16384 slots each add up at 200 pods). */
   readonly slots: readonly number[];
   readonly migrating: Readonly<Record<number, string>>;
   readonly importing: Readonly<Record<number, string>>;
@@ -32,22 +38,20 @@ export function parseClusterNodes(text: string): ClusterNodesEntry[] {
       string,
       ...string[],
     ];
-    const slots: number[] = [];
+    const ranges: string[] = [];
     const migrating: Record<number, string> = {};
     const importing: Record<number, string> = {};
     for (const field of slotFields) {
-      const open = /^\[(\d+)-([<>])-([0-9a-f]+)\]$/.exec(field);
-      if (open) {
+      if (field.startsWith('[')) {
+        const open = /^\[(\d+)-([<>])-([0-9a-f]+)\]$/.exec(field);
+        if (!open) continue;
         if (open[2] === '>') migrating[Number(open[1])] = open[3]!;
         else importing[Number(open[1])] = open[3]!;
         continue;
       }
-      const range = /^(\d+)(?:-(\d+))?$/.exec(field);
-      if (!range) continue;
-      const start = Number(range[1]);
-      const end = range[2] === undefined ? start : Number(range[2]);
-      for (let slot = start; slot <= end; slot++) slots.push(slot);
+      if (/^\d+(?:-\d+)?$/.test(field)) ranges.push(field);
     }
+    let slots: number[] | undefined;
     entries.push({
       id,
       address: addressField.split('@')[0]!,
@@ -56,12 +60,27 @@ export function parseClusterNodes(text: string): ClusterNodesEntry[] {
       masterId: master === '-' ? null : master,
       configEpoch: Number(epoch),
       connected: linkState === 'connected',
-      slots,
+      slotRanges: ranges.join(' '),
+      get slots() {
+        slots ??= expandRanges(ranges);
+        return slots;
+      },
       migrating,
       importing,
     });
   }
   return entries;
+}
+
+function expandRanges(ranges: readonly string[]): number[] {
+  const slots: number[] = [];
+  for (const range of ranges) {
+    const dash = range.indexOf('-');
+    const start = Number(dash < 0 ? range : range.slice(0, dash));
+    const end = dash < 0 ? start : Number(range.slice(dash + 1));
+    for (let slot = start; slot <= end; slot++) slots.push(slot);
+  }
+  return slots;
 }
 
 export function parseInfo(text: string): Record<string, string> {
