@@ -32,10 +32,7 @@ export function findDisagreements(reports: readonly PodReport[], options: Agreem
     if (options.requireStateOk && report.clusterState !== 'ok') problems.push(`${pod.name} reports cluster_state:${report.clusterState}`);
     const signature = known
       .filter((entry) => memberIds.has(entry.id))
-      .map(
-        (entry) =>
-          `${entry.id}:${entry.flags.has('slave') ? `r:${entry.masterId}` : `m@${entry.configEpoch}:${entry.slotRanges}`}`,
-      )
+      .map((entry) => `${entry.id}:${entry.flags.has('slave') ? `r:${entry.masterId}` : `m@${entry.configEpoch}:${entry.slotRanges}`}`)
       .sort()
       .join('|');
     if (reference === undefined) {

@@ -127,13 +127,29 @@ test("pods that see a master's config epoch differently do not agree yet", () =>
 
 test('masters owning slots that share a config epoch: no slot moves until the servers tell them apart', () => {
   const shared = [line(a, 'master', '-', '0-8191', 4), line(b, 'master', '-', '8192-16383', 4), line(c, 'slave', a, '', 4)];
-  assert.deepEqual(findDisagreements(three(() => shared), { requireStateOk: false }), []);
-  assert.deepEqual(findDisagreements(three(() => shared), { requireStateOk: true }), [
-    'masters 10.0.0.1:6379, 10.0.0.2:6379 share config epoch 4 (the servers are giving them distinct ones)',
-  ]);
+  assert.deepEqual(
+    findDisagreements(
+      three(() => shared),
+      { requireStateOk: false },
+    ),
+    [],
+  );
+  assert.deepEqual(
+    findDisagreements(
+      three(() => shared),
+      { requireStateOk: true },
+    ),
+    ['masters 10.0.0.1:6379, 10.0.0.2:6379 share config epoch 4 (the servers are giving them distinct ones)'],
+  );
   // An empty master (a new one, still at 0) beside another: nothing of theirs can be taken back.
   const empty = [line(a, 'master', '-', '0-16383', 1), line(b, 'master', '-', '', 0), line(c, 'master', '-', '', 0)];
-  assert.deepEqual(findDisagreements(three(() => empty), { requireStateOk: true }), []);
+  assert.deepEqual(
+    findDisagreements(
+      three(() => empty),
+      { requireStateOk: true },
+    ),
+    [],
+  );
 });
 
 test('sameConfiguration: one node line about another matches what that node says of itself', () => {
