@@ -121,55 +121,62 @@ export class AtomicSlotMigrator {
     );
 
     let lastLog = Date.now();
+    // Most jobs end within a second: the sources are asked every 10 ms at first, then less often
+    // (up to every 100 ms), all at once.
+    let pollMs = 10;
     while (jobs.some((job) => job.outcome === undefined)) {
-      await sleep(100);
-      for (const source of new Set(jobs.filter((job) => job.outcome === undefined).map((job) => job.source))) {
-        let migrations: ServerMigration[];
-        try {
-          migrations = await readSlotMigrations(await this.environment.client(source));
-        } catch (error) {
-          log.warn(`${source.name}: CLUSTER GETSLOTMIGRATIONS failed (${describeError(error)}); asking again`);
-          continue;
-        }
-        const stalled: Job[] = [];
-        for (const job of jobs.filter((candidate) => candidate.source === source && candidate.outcome === undefined)) {
-          const migration = latestFor(migrations, job);
-          if (!migration) continue;
-          job.state = migration.state;
-          if (migration.state === 'success') {
-            job.outcome = 'success';
-            progress.slotsMoved(job.move.slots.length);
-            progress.keysMoved(job.move.slots.reduce((sum, slot) => sum + this.environment.keysOf(slot), 0));
-          } else if (!isActive(migration)) {
-            job.outcome = 'fallback';
-            log.warn(
-              `atomic slot migration of slots ${formatRanges(job.move.slots)} from ${source.name} ended ${migration.state}` +
-                `${migration.message ? ` (${migration.message})` : ''}; moving them with MIGRATE instead`,
-            );
-          } else if (Date.now() > job.deadline) {
-            stalled.push(job);
+      await sleep(pollMs);
+      pollMs = Math.min(100, Math.ceil(pollMs * 1.3));
+      const sources = [...new Set(jobs.filter((job) => job.outcome === undefined).map((job) => job.source))];
+      await Promise.all(
+        sources.map(async (source) => {
+          let migrations: ServerMigration[];
+          try {
+            migrations = await readSlotMigrations(await this.environment.client(source));
+          } catch (error) {
+            log.warn(`${source.name}: CLUSTER GETSLOTMIGRATIONS failed (${describeError(error)}); asking again`);
+            return;
           }
-        }
-        if (stalled.length > 0) {
-          // CANCELSLOTMIGRATIONS stops every job this source exports; the others are started again below, the classic way.
-          log.warn(
-            `atomic slot migration from ${source.name} has not finished within ${formatDuration(stalled[0]!.deadline - stalled[0]!.startedAt)} ` +
-              `(state ${stalled.map((job) => job.state).join(', ')}); cancelling it and moving its slots with MIGRATE instead`,
-          );
-          await call(await this.environment.client(source), 'CLUSTER', 'CANCELSLOTMIGRATIONS').catch((error: unknown) =>
-            log.warn(`${source.name}: CLUSTER CANCELSLOTMIGRATIONS failed: ${describeError(error)}`),
-          );
-          await waitForServerMigrations([source], this.environment.client.bind(this.environment), log, 60_000);
-          const after = await readSlotMigrations(await this.environment.client(source));
+          const stalled: Job[] = [];
           for (const job of jobs.filter((candidate) => candidate.source === source && candidate.outcome === undefined)) {
-            const migration = latestFor(after, job);
-            if (migration?.state === 'success') {
+            const migration = latestFor(migrations, job);
+            if (!migration) continue;
+            job.state = migration.state;
+            if (migration.state === 'success') {
               job.outcome = 'success';
               progress.slotsMoved(job.move.slots.length);
-            } else job.outcome = 'fallback';
+              progress.keysMoved(job.move.slots.reduce((sum, slot) => sum + this.environment.keysOf(slot), 0));
+            } else if (!isActive(migration)) {
+              job.outcome = 'fallback';
+              log.warn(
+                `atomic slot migration of slots ${formatRanges(job.move.slots)} from ${source.name} ended ${migration.state}` +
+                  `${migration.message ? ` (${migration.message})` : ''}; moving them with MIGRATE instead`,
+              );
+            } else if (Date.now() > job.deadline) {
+              stalled.push(job);
+            }
           }
-        }
-      }
+          if (stalled.length > 0) {
+            // CANCELSLOTMIGRATIONS stops every job this source exports; the others are started again below, the classic way.
+            log.warn(
+              `atomic slot migration from ${source.name} has not finished within ${formatDuration(stalled[0]!.deadline - stalled[0]!.startedAt)} ` +
+                `(state ${stalled.map((job) => job.state).join(', ')}); cancelling it and moving its slots with MIGRATE instead`,
+            );
+            await call(await this.environment.client(source), 'CLUSTER', 'CANCELSLOTMIGRATIONS').catch((error: unknown) =>
+              log.warn(`${source.name}: CLUSTER CANCELSLOTMIGRATIONS failed: ${describeError(error)}`),
+            );
+            await waitForServerMigrations([source], this.environment.client.bind(this.environment), log, 60_000);
+            const after = await readSlotMigrations(await this.environment.client(source));
+            for (const job of jobs.filter((candidate) => candidate.source === source && candidate.outcome === undefined)) {
+              const migration = latestFor(after, job);
+              if (migration?.state === 'success') {
+                job.outcome = 'success';
+                progress.slotsMoved(job.move.slots.length);
+              } else job.outcome = 'fallback';
+            }
+          }
+        }),
+      );
       if (Date.now() - lastLog > 2000) {
         const active = jobs.filter((job) => job.outcome === undefined);
         log.info(
