@@ -11,6 +11,11 @@ import type { PodReport } from '../observe/view';
 export interface AgreementOptions {
   /** Also require every pod to report cluster_state:ok (slots covered, no failed master). */
   readonly requireStateOk: boolean;
+  /**
+   * Before slots move: also require every pod to see every master's config epoch alike, and the
+   * slot owners' epochs to be distinct.
+   */
+  readonly requireEpochs?: boolean;
 }
 
 export function findDisagreements(reports: readonly PodReport[], options: AgreementOptions): string[] {
@@ -32,13 +37,16 @@ export function findDisagreements(reports: readonly PodReport[], options: Agreem
     if (options.requireStateOk && report.clusterState !== 'ok') problems.push(`${pod.name} reports cluster_state:${report.clusterState}`);
     const signature = known
       .filter((entry) => memberIds.has(entry.id))
-      .map((entry) => `${entry.id}:${entry.flags.has('slave') ? `r:${entry.masterId}` : `m@${entry.configEpoch}:${entry.slotRanges}`}`)
+      .map(
+        (entry) =>
+          `${entry.id}:${entry.flags.has('slave') ? `r:${entry.masterId}` : `m${options.requireEpochs ? `@${entry.configEpoch}` : ''}:${entry.slotRanges}`}`,
+      )
       .sort()
       .join('|');
     if (reference === undefined) {
       reference = signature;
       referencePod = pod;
-      if (options.requireStateOk) problems.push(...sharedEpochs(known));
+      if (options.requireEpochs) problems.push(...sharedEpochs(known));
     } else if (signature !== reference) {
       problems.push(`${pod.name} and ${referencePod!.name} see different slot owners or roles`);
     }

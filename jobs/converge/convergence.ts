@@ -13,7 +13,7 @@ import type { Pod } from '../pod';
 import { call } from '../redis/command';
 import type { Connections } from '../redis/connections';
 import type { Log } from '../progress';
-import { findDisagreements, sameConfiguration } from './agreement';
+import { findDisagreements, sameConfiguration, type AgreementOptions } from './agreement';
 
 /**
  * CLUSTER MEETs one pod receives per nudge round (every 200 ms) or from one join, beyond the one
@@ -31,10 +31,8 @@ export interface ConvergenceOptions {
   readonly convergeTimeoutMs: number;
 }
 
-export interface SettleOptions {
-  /** Also wait for cluster_state:ok on every member (before moving slots or failing over). */
-  readonly requireStateOk: boolean;
-}
+/** What settle waits for beyond agreement: cluster_state:ok (before moving slots or failing over), masters' epochs (before moving slots). */
+export type SettleOptions = AgreementOptions;
 
 /**
  * Agreement among the cluster's members. The member set is explicit state: it starts as the

@@ -147,7 +147,7 @@ export class Executor {
         for (const step of batch) if (step.kind === 'makeEmptyMaster') await this.nodes.makeEmptyMaster(step.node, step.via);
         break;
       case 'migrate':
-        await this.settle({ requireStateOk: true });
+        await this.settle({ requireStateOk: true, requireEpochs: true });
         for (const step of batch) if (step.kind === 'migrate') await this.migrate(step.moves);
         break;
       case 'replicate':
@@ -189,7 +189,7 @@ export class Executor {
       fallback: async (fallbackMoves, fallbackKeys) => {
         // Failed imports are cleaned up on the target and its replicas before MIGRATE touches those slots.
         await waitForServerMigrations(this.convergence.members(), (pod) => this.client(pod), log, this.options.convergeTimeoutMs);
-        await this.settle({ requireStateOk: true });
+        await this.settle({ requireStateOk: true, requireEpochs: true });
         await this.migrator.run(fallbackMoves, fallbackKeys);
       },
     }).run(moves, estimatedKeys);
