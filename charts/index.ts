@@ -4,6 +4,7 @@ export type {
   SecretKeyReference,
   ResourceSettings,
   GitOpsTool,
+  ServerKind,
   FluxSettings,
   NetworkPolicySettings,
   MonitoringSettings,

@@ -12,6 +12,9 @@ export interface ResourceSettings {
   readonly limits?: { readonly cpu?: string; readonly memory?: string };
 }
 
+/** The server the pods run: Redis, or its fork Valkey. */
+export type ServerKind = 'redis' | 'valkey';
+
 /** Which GitOps tool applies dist/, and so how the Jobs are ordered around the StatefulSet. */
 export type GitOpsTool = 'argocd' | 'flux';
 
@@ -232,12 +235,20 @@ export interface RedisClusterChartProps {
    */
   readonly replicasPerMaster?: number;
   /**
-   * Redis image for the pods; Redis >= 7.0, Debian based (the start script uses `sh`, `getent`,
-   * `redis-server` and `redis-cli`). Pin a minor version that still gets fixes (docs/operations.md,
-   * "The Redis image").
-   * @default 'redis:8.2'
+   * Image for the pods: Redis >= 7.0 or Valkey >= 8, Debian based (the start script uses `sh`, `getent`,
+   * and the server's own binaries, see `server`). Pin a minor version that still gets fixes (docs/operations.md,
+   * "The Redis image" and "Valkey").
+   * @default 'redis:8.2'; 'valkey/valkey:9.1' with `server: 'valkey'`
    */
   readonly image?: string;
+  /**
+   * Which server `image` holds, and so which binaries the pods run (start script, probes, preStop):
+   * `redis-server` and `redis-cli`, or `valkey-server` and `valkey-cli`. Unset, the image's repository name
+   * decides (its last path segment without registry, tag or digest): `valkey` or `valkey-...` is Valkey, any other
+   * Redis. A server that contradicts an image named `redis...` or `valkey...` is refused.
+   * @default - 'valkey' for an image named valkey, else 'redis'
+   */
+  readonly server?: ServerKind;
   /**
    * Image the topology Jobs run on: a stock Node.js image, 24 (LTS) or newer; the program itself comes from a ConfigMap.
    * @default 'node:24.22-alpine'

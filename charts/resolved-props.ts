@@ -1,6 +1,7 @@
 import { DEFAULTS } from '../jobs/contract';
-import type { MonitoringSettings, RedisClusterChartProps, ResourceSettings, TlsSettings } from './props';
+import type { MonitoringSettings, RedisClusterChartProps, ResourceSettings, ServerKind, TlsSettings } from './props';
 import { quantityValue } from './quantity';
+import { serverNamedBy } from './server-image';
 
 /** The Redis pods' client port: the one the topology program dials (the contract's default). */
 export const REDIS_PORT = DEFAULTS.port;
@@ -17,6 +18,13 @@ export const METRICS_PORT = 9121;
  * runs on it exactly as on the 8.0 it is tested with. docs/operations.md, "The Redis image".
  */
 export const DEFAULT_REDIS_IMAGE = 'redis:8.2';
+/**
+ * Valkey 9.1 (BSD-3-Clause): the newest stable minor, still getting fixes, and the one the tests run (9.1.2); the
+ * servers move slots themselves from 9.0 on, which the topology program uses. docs/operations.md, "Valkey".
+ */
+export const DEFAULT_VALKEY_IMAGE = 'valkey/valkey:9.1';
+/** The image each server runs from when `image` is not set. */
+export const DEFAULT_SERVER_IMAGES: Readonly<Record<ServerKind, string>> = { redis: DEFAULT_REDIS_IMAGE, valkey: DEFAULT_VALKEY_IMAGE };
 export const DEFAULT_JOBS_IMAGE = 'node:24.22-alpine';
 /**
  * A version tag, not `latest`: the alerts use its metric names. Flags and metrics the chart relies on are
@@ -68,10 +76,13 @@ function tlsWithDefaults(tls: TlsSettings, statefulSetName: string) {
  */
 function withDefaults(props: RedisClusterChartProps) {
   const statefulSetName = props.statefulSetName ?? DEFAULTS.statefulSetName;
+  // Said, else what the image's name says, else Redis (the default image's).
+  const server = props.server ?? serverNamedBy(props.image) ?? 'redis';
   return {
     masters: props.masters ?? DEFAULTS.masters,
     replicasPerMaster: props.replicasPerMaster ?? DEFAULTS.replicasPerMaster,
-    image: props.image ?? DEFAULT_REDIS_IMAGE,
+    image: props.image ?? DEFAULT_SERVER_IMAGES[server] ?? DEFAULT_REDIS_IMAGE,
+    server,
     jobsImage: props.jobsImage ?? DEFAULT_JOBS_IMAGE,
     statefulSetName,
     headlessServiceName: props.headlessServiceName ?? DEFAULTS.headlessService,

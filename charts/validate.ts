@@ -2,7 +2,17 @@ import { BOUNDS, MAX_PODS, desiredPodCount, type Bounds } from '../jobs/contract
 import { derivedNames, type DerivedName } from './names';
 import type { RedisClusterChartProps } from './props';
 import { isQuantity, quantityValue } from './quantity';
-import { CLUSTER_BUS_PORT, METRICS_PORT, PROP_NAMES, REDIS_PORT, effectiveMaxmemoryBytes, resolveProps, type ResolvedProps } from './resolved-props';
+import {
+  CLUSTER_BUS_PORT,
+  DEFAULT_SERVER_IMAGES,
+  METRICS_PORT,
+  PROP_NAMES,
+  REDIS_PORT,
+  effectiveMaxmemoryBytes,
+  resolveProps,
+  type ResolvedProps,
+} from './resolved-props';
+import { SERVER_KINDS, SERVER_TITLES, imageRepositoryName, serverNamedBy } from './server-image';
 
 /** A prop with a value the chart cannot build from. The message names the field, the value and what is allowed. */
 export class InvalidPropError extends Error {
@@ -107,6 +117,22 @@ function requireDnsSubdomain(field: string, value: unknown): void {
 function requireImage(field: string, value: unknown): void {
   if (typeof value !== 'string' || !IMAGE.test(value)) {
     fail(field, value, 'a non-empty container image reference without spaces, e.g. "redis:8.2"');
+  }
+}
+
+/** A known server, and not one the image's name contradicts (docs/operations.md, "Valkey"). */
+function requireServer(resolved: ResolvedProps): void {
+  const server = resolved.server;
+  if (!SERVER_KINDS.includes(server)) fail('server', server, SERVER_KINDS.map((kind) => JSON.stringify(kind)).join(' or '));
+  const named = serverNamedBy(resolved.image);
+  if (named !== undefined && named !== server) {
+    fail(
+      'server',
+      server,
+      `${JSON.stringify(named)} with image ${JSON.stringify(resolved.image)}, a ${SERVER_TITLES[named]} image by its repository name ` +
+        `(${imageRepositoryName(resolved.image)}), or no server, which follows the image; to run ${SERVER_TITLES[server]}, set a ${SERVER_TITLES[server]} image ` +
+        `too, e.g. ${JSON.stringify(DEFAULT_SERVER_IMAGES[server])}`,
+    );
   }
 }
 
@@ -331,6 +357,7 @@ export function validateProps(props: RedisClusterChartProps): ResolvedProps {
     fail('masters', resolved.masters, `a count whose pods, masters * (1 + replicasPerMaster) = ${pods}, stay at most ${MAX_PODS}`);
   }
   requireImage('image', resolved.image);
+  requireServer(resolved);
   requireImage('jobsImage', resolved.jobsImage);
   // A StatefulSet's name goes into the pods' controller-revision-hash label, which caps it at 52.
   requireDnsLabel('statefulSetName', resolved.statefulSetName, 52);
