@@ -7,6 +7,7 @@ import { ANNOTATIONS, contentHash } from './hashing';
 import { commonLabels, topologyJobSelectorLabels } from './labels';
 import { topologyJobName, topologyServiceAccountName, type TopologyPhase } from './names';
 import { fieldRef, passwordEnv } from './pod-environment';
+import { quantityValue } from './quantity';
 import { REDIS_PORT, type ResolvedProps } from './resolved-props';
 import { assignStage } from './stages';
 import { RESTRICTED_CONTAINER_SECURITY_CONTEXT } from './security-context';
@@ -24,6 +25,18 @@ export interface TopologyJobsProps {
 }
 
 /** Env of a topology Job: the desired shape and how to find the pods (docs/topology-program.md, "The contract between chart and program"). */
+/**
+ * Node sizes its heap by the machine, not the container: left alone, a run on 200 pods grew to
+ * 770-920 MiB and the kernel would kill the Job at its 512 MiB limit. With the old generation held
+ * to half the limit (the rest is the young generation, code and reply buffers) the same run
+ * peaked at 350-420 MiB: the garbage is collected sooner, for about 1.5x the CPU.
+ */
+function nodeHeapFlags(cluster: ResolvedProps): string[] {
+  const limit = cluster.jobResources.limits?.memory;
+  if (limit === undefined) return [];
+  return [`--max-old-space-size=${Math.max(64, Math.floor(quantityValue(limit) / 2 ** 20 / 2))}`];
+}
+
 export function topologyJobEnv(cluster: ResolvedProps): k8s.EnvVar[] {
   return [
     { name: ENV.masters, value: String(cluster.masters) },
@@ -119,7 +132,7 @@ export class TopologyJobs extends Construct {
               {
                 name: 'topology',
                 image: cluster.jobsImage,
-                command: ['node', `${TOPOLOGY_MOUNT_PATH}/${TOPOLOGY_BUNDLE_KEY}`],
+                command: ['node', ...nodeHeapFlags(cluster), `${TOPOLOGY_MOUNT_PATH}/${TOPOLOGY_BUNDLE_KEY}`],
                 args: ['--phase', phase],
                 env,
                 resources: containerResources(cluster.jobResources),

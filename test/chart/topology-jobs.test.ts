@@ -20,7 +20,8 @@ describe('topology Jobs', () => {
     ] as const) {
       const container = job.spec.template.spec.containers[0];
       assert.equal(container.image, 'node:24.22-alpine');
-      assert.deepEqual(container.command, ['node', '/opt/topology/topology.cjs']);
+      // The old generation held to half the default 512Mi limit, so Node collects before the kernel kills.
+      assert.deepEqual(container.command, ['node', '--max-old-space-size=256', '/opt/topology/topology.cjs']);
       assert.deepEqual(container.args, ['--phase', phase]);
       assert.deepEqual(
         container.volumeMounts.find((mount: any) => mount.name === 'topology'),
@@ -28,6 +29,14 @@ describe('topology Jobs', () => {
       );
       assert.equal(job.spec.template.spec.volumes.find((volume: any) => volume.name === 'topology').configMap.name, 'redis-cluster-topology');
     }
+  });
+
+  it("size Node's heap by the Jobs' memory limit (half of it), and leave it to Node without one", () => {
+    const commandWith = (jobResources: object) =>
+      find(synthObjects({ ...SEED_PROPS, jobResources }), 'Job', 'redis-cluster-topology-post').spec.template.spec.containers[0].command;
+    assert.deepEqual(commandWith({ limits: { memory: '1Gi' } }), ['node', '--max-old-space-size=512', '/opt/topology/topology.cjs']);
+    assert.deepEqual(commandWith({ limits: { memory: '600M' } }), ['node', '--max-old-space-size=286', '/opt/topology/topology.cjs']);
+    assert.deepEqual(commandWith({ requests: { memory: '128Mi' } }), ['node', '/opt/topology/topology.cjs']);
   });
 
   it('pass the desired shape and how to find the pods in env, the password by Secret reference', () => {
