@@ -144,11 +144,11 @@ export function clusterClient(cluster: StandInCluster, password: string, tls?: C
   });
 }
 
-/** `redis-cli --cluster check` against pod 0, the independent judge. */
+/** `redis-cli --cluster check` (the cli of the server the pods run, `valkey-cli` on Valkey) against pod 0, the independent judge. */
 export async function clusterCheck(cluster: StandInCluster, password: string, tls?: ClientTls): Promise<{ ok: boolean; output: string }> {
   const tlsArgs = tls ? ['--tls', '--cacert', tls.caFile, '--cert', tls.certFile, '--key', tls.keyFile] : [];
   try {
-    const { stdout } = await execFileAsync('redis-cli', [...tlsArgs, '--cluster', 'check', `${podAddress(cluster, 0)}:6379`], {
+    const { stdout } = await execFileAsync(cluster.binaries.cli, [...tlsArgs, '--cluster', 'check', `${podAddress(cluster, 0)}:6379`], {
       env: { ...process.env, REDISCLI_AUTH: password },
       timeout: 60_000,
     });

@@ -25,7 +25,7 @@ import {
 
 const keys: KeySet = { prefix: 'seed', count: 5000, valueSize: 64 };
 
-async function assertAllKeys(cluster: StandInCluster, password: string, keySet: KeySet): Promise<void> {
+export async function assertAllKeys(cluster: StandInCluster, password: string, keySet: KeySet): Promise<void> {
   const client = clusterClient(cluster, password);
   try {
     const result = await verifyKeysWith(client, keySet, 1000);
@@ -36,9 +36,9 @@ async function assertAllKeys(cluster: StandInCluster, password: string, keySet: 
   }
 }
 
-async function assertShape(cluster: StandInCluster, password: string, masters: number, replicasPerMaster: number): Promise<void> {
+export async function assertShape(cluster: StandInCluster, password: string, masters: number, replicasPerMaster: number): Promise<void> {
   const check = await clusterCheck(cluster, password);
-  assert.ok(check.ok, `redis-cli --cluster check failed:\n${check.output}`);
+  assert.ok(check.ok, `${cluster.binaries.cli} --cluster check failed:\n${check.output}`);
   const roles = await clusterRoles(cluster, password);
   assert.equal(roles.masters.size, masters, `masters: ${[...roles.masters.keys()]}`);
   for (const [ordinal, slots] of roles.masters) {
@@ -49,7 +49,7 @@ async function assertShape(cluster: StandInCluster, password: string, masters: n
   assert.deepEqual(new Set(roles.states), new Set(['ok']));
 }
 
-function jobLogs(cluster: StandInCluster, name: string): string {
+export function jobLogs(cluster: StandInCluster, name: string): string {
   return cluster.jobs.get(name)?.logs ?? '(job did not run)';
 }
 
@@ -69,7 +69,7 @@ async function waitClusterHealthy(cluster: StandInCluster, password: string, tim
 }
 
 /** Runs the steps of one story in order; once a step fails, the rest are skipped, not run on a broken world. */
-function storySteps(t: TestContext): (name: string, step: () => Promise<void>) => Promise<void> {
+export function storySteps(t: TestContext): (name: string, step: () => Promise<void>) => Promise<void> {
   let failed = false;
   return async (name, step) => {
     await t.test(name, { skip: failed ? 'an earlier step failed' : false, timeout: 300_000 }, async () => {

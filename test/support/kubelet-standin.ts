@@ -11,7 +11,10 @@
 //
 // What is mapped here rather than in the manifests: pods share the host's network, so a pod's
 // redis-server is made to bind its own address, and `redis-cli` without -h (or with
-// localhost) is pointed at it (small shims first on PATH). Containers run as root.
+// localhost) is pointed at it (small shims first on PATH). The image's binaries are those of the
+// server TEST_SERVER names (server-binaries.ts; Redis 7.0 unless it says otherwise), under the names
+// that server's image has them: `redis-server` and `redis-cli`, and on Valkey also `valkey-server`
+// and `valkey-cli`, so manifests that call Valkey's names fail on a Redis server. Containers run as root.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -19,6 +22,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { objectKey, type KubeObject } from './manifests';
 import { writeVolumeFiles } from './secret-volume';
+import { serverBinaries, type ServerBinaries, type ServerName } from './server-binaries';
 
 const execFileAsync = promisify(execFile);
 
@@ -31,6 +35,8 @@ export interface StandInOptions {
   /** Third octet of the pod addresses (127.A.subnet.N); one per test file. */
   subnet: number;
   namespace?: string;
+  /** The server the pods' image holds. @default TEST_SERVER, else 'redis7' */
+  server?: ServerName;
   clusterDomain?: string;
   /**
    * cert-manager's part: the data (`tls.crt`, `tls.key`, `ca.crt`) of the Secret a Certificate asks for. Called
@@ -78,6 +84,8 @@ export class StandInCluster {
   readonly jobs = new Map<string, JobRun>();
   /** What happened, in order: `pod started redis-cluster-6`, `job succeeded redis-cluster-topology-pre`, ... */
   readonly events: string[] = [];
+  /** The server the pods run, and its cli (the tests' judge); the constructor throws when it is not installed. */
+  readonly binaries: ServerBinaries;
   private readonly hostsFile: string;
   private readonly nsswitchFile: string;
   private destroyed = false;
@@ -87,6 +95,7 @@ export class StandInCluster {
 
   constructor(options: StandInOptions) {
     this.options = options;
+    this.binaries = serverBinaries(options.server);
     this.namespace = options.namespace ?? 'default';
     this.clusterDomain = options.clusterDomain ?? 'cluster.local';
     // Not under /tmp: containers mount their own /tmp, which would hide the volumes' sources.
@@ -498,8 +507,8 @@ export class StandInCluster {
       HOME: '/tmp',
       HOSTNAME: context.podName,
       STANDIN_POD_IP: context.ip,
-      STANDIN_REDIS_SERVER: which('redis-server'),
-      STANDIN_REDIS_CLI: which('redis-cli'),
+      STANDIN_SERVER: hostBinary(this.binaries.server),
+      STANDIN_CLI: hostBinary(this.binaries.cli),
     };
     for (const source of container.envFrom ?? []) {
       const data = source.configMapRef
@@ -658,8 +667,9 @@ export class StandInCluster {
 
   private writeShims(): void {
     mkdirSync(this.shimDir, { recursive: true });
-    // A pod's server binds the pod's own address (pods share the host network here).
-    const server = `#!/bin/sh\nexec "$STANDIN_REDIS_SERVER" "$@" --bind "$STANDIN_POD_IP"\n`;
+    // A pod's server binds the pod's own address (pods share the host network here). The process keeps the name
+    // the pod called (`ps` shows valkey-server or redis-server), as a link in an image would.
+    const server = `#!/bin/bash\nexec -a "\${0##*/}" "$STANDIN_SERVER" "$@" --bind "$STANDIN_POD_IP"\n`;
     // In a pod, 127.0.0.1 / localhost is the pod's own server.
     const cli = [
       '#!/bin/bash',
@@ -668,12 +678,16 @@ export class StandInCluster {
       '  if [ "$previous" = "-h" ]; then has_host=yes; case "$argument" in 127.0.0.1|localhost) argument="$STANDIN_POD_IP";; esac; fi',
       '  args+=("$argument"); previous="$argument"',
       'done',
-      'if [ $has_host = no ]; then exec "$STANDIN_REDIS_CLI" -h "$STANDIN_POD_IP" "${args[@]}"; fi',
-      'exec "$STANDIN_REDIS_CLI" "${args[@]}"',
+      'if [ $has_host = no ]; then exec "$STANDIN_CLI" -h "$STANDIN_POD_IP" "${args[@]}"; fi',
+      'exec "$STANDIN_CLI" "${args[@]}"',
       '',
     ].join('\n');
-    writeFileSync(path.join(this.shimDir, 'redis-server'), server, { mode: 0o755 });
-    writeFileSync(path.join(this.shimDir, 'redis-cli'), cli, { mode: 0o755 });
+    // Valkey's images also have the Redis names (links `make install` puts next to Valkey's); Redis's only its own.
+    const names = this.binaries.flavor === 'valkey' ? ['valkey', 'redis'] : ['redis'];
+    for (const name of names) {
+      writeFileSync(path.join(this.shimDir, `${name}-server`), server, { mode: 0o755 });
+      writeFileSync(path.join(this.shimDir, `${name}-cli`), cli, { mode: 0o755 });
+    }
   }
 
   private claimDir(claim: string): string {
@@ -704,6 +718,11 @@ function readdirNames(folder: string): string[] {
 
 function isDirectory(file: string): boolean {
   return statSync(file).isDirectory();
+}
+
+/** A binary as a path: server-binaries.ts gives Redis 7.0 as a name on PATH, which the shims must not find again. */
+function hostBinary(binary: string): string {
+  return binary.includes('/') ? binary : which(binary);
 }
 
 const whichCache = new Map<string, string>();
