@@ -23,6 +23,13 @@ export interface SurveyedSlot extends SlotContents {
 export const maxKeysMeasuredPerSlot = 10_000;
 
 /**
+ * Slots surveyed per round trip. A server runs every command it has read before it serves
+ * another client: one pipeline of all a source's slots (a thousand scripts) held its clients up
+ * for 10-20 ms at a time, doubling their p99 during a migration's first second.
+ */
+const surveySlotsPerRequest = 16;
+
+/**
  * One slot per script (a script may only touch keys of one slot): its first keys, their total
  * MEMORY USAGE, and those of at least ARGV[3] bytes by name.
  */
@@ -57,13 +64,16 @@ export async function surveySlots(client: Redis, pod: Pod, keysBySlot: ReadonlyM
   const slots = [...keysBySlot].filter(([, keys]) => keys > 0);
   if (slots.length === 0) return new Map();
   const sha = String(await call(client, 'SCRIPT', 'LOAD', surveyScript));
-  const pipeline = client.pipeline();
-  // ASKING before each script: a node still importing a slot (a repair) lets it read its keys then.
-  for (const [slot, keys] of slots) {
-    pipeline.call('ASKING');
-    pipeline.callBuffer('EVALSHA', sha, '0', String(slot), String(Math.min(keys, maxKeysMeasuredPerSlot)), String(Math.max(1, Math.floor(largeKeyBytes))));
+  const results: Array<[Error | null, unknown]> = [];
+  for (let start = 0; start < slots.length; start += surveySlotsPerRequest) {
+    const pipeline = client.pipeline();
+    // ASKING before each script: a node still importing a slot (a repair) lets it read its keys then.
+    for (const [slot, keys] of slots.slice(start, start + surveySlotsPerRequest)) {
+      pipeline.call('ASKING');
+      pipeline.callBuffer('EVALSHA', sha, '0', String(slot), String(Math.min(keys, maxKeysMeasuredPerSlot)), String(Math.max(1, Math.floor(largeKeyBytes))));
+    }
+    results.push(...((await pipeline.exec()) ?? []).filter((_, index) => index % 2 === 1));
   }
-  const results = ((await pipeline.exec()) ?? []).filter((_, index) => index % 2 === 1);
   const survey = new Map<number, SurveyedSlot>();
   results.forEach(([error, reply], index) => {
     const [slot, keys] = slots[index]!;
