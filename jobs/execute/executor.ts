@@ -55,6 +55,7 @@ export class Executor {
     this.migrator = new SlotMigrator(
       {
         client: (pod: Pod) => options.connections.client(pod),
+        spareClient: (pod: Pod, index: number) => options.connections.spare(pod, index),
         podOf: (id: string) => this.podOf(id),
         masters: () => this.masters,
         capabilities: (pod: Pod) => options.capabilities[pod.ordinal] ?? { setSlotWaitsForReplicas: false, migrateSlots: false },
@@ -135,8 +136,8 @@ export class Executor {
           if (step.kind !== 'clearReplicaSlotFlags') continue;
           const master = this.podOf(step.master);
           const client = await this.client(master);
-          await withRetry(`${master.name}: SETSLOT NODE for its replica's open slots`, () =>
-            Promise.all(Object.entries(step.owners).map(([slot, owner]) => call(client, 'CLUSTER', 'SETSLOT', slot, 'NODE', owner))),
+          await withRetry(`${master.name}: SETSLOT STABLE for its replica's open slots`, () =>
+            Promise.all(step.slots.map((slot) => call(client, 'CLUSTER', 'SETSLOT', slot, 'STABLE'))),
           );
         }
         break;

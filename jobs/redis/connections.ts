@@ -8,7 +8,8 @@ import { isRedisError } from './errors';
 import { tlsFailure, tlsOptionsFor, type TlsSettings } from './tls';
 
 export class Connections {
-  private readonly clients = new Map<number, Redis>();
+  /** By pod ordinal, then `ordinal:index` for a pod's spare connections. */
+  private readonly clients = new Map<string, Redis>();
   private closed = false;
 
   /** With `tls`, every pod is reached over TLS and its certificate verified (jobs/redis/tls.ts). */
@@ -18,13 +19,13 @@ export class Connections {
   ) {}
 
   /** A connected client for the pod; a clear error names the pod if it cannot be reached. */
-  async connect(pod: Pod, connectTimeoutMs = 5000): Promise<Redis> {
+  async connect(pod: Pod, connectTimeoutMs = 5000, key = String(pod.ordinal)): Promise<Redis> {
     if (this.closed) throw new Error('connections are closed: the program is exiting');
-    const existing = this.clients.get(pod.ordinal);
+    const existing = this.clients.get(key);
     // A client that is (re)connecting is kept: ioredis fails its queued commands after
     // maxRetriesPerRequest reconnects. Replacing it would strand them, and the run would hang.
     if (existing && existing.status !== 'end') return existing;
-    if (existing) this.clients.delete(pod.ordinal);
+    if (existing) this.clients.delete(key);
     const client = new Redis({
       host: pod.ip,
       port: pod.port,
@@ -55,7 +56,7 @@ export class Connections {
       client.disconnect();
       throw connectionError(pod, lastError ?? error, this.tls);
     }
-    this.clients.set(pod.ordinal, client);
+    this.clients.set(key, client);
     return client;
   }
 
@@ -88,6 +89,14 @@ export class Connections {
   /** The pod's client, connecting if needed. */
   async client(pod: Pod): Promise<Redis> {
     return this.connect(pod);
+  }
+
+  /**
+   * One of the pod's spare connections (`index` picks it), for commands that block their
+   * connection while others could run beside them: Valkey's SETSLOT waits for the replicas.
+   */
+  async spare(pod: Pod, index: number): Promise<Redis> {
+    return this.connect(pod, 5000, `${pod.ordinal}:${index}`);
   }
 
   async closeAll(): Promise<void> {
