@@ -121,12 +121,11 @@ export class AtomicSlotMigrator {
     );
 
     let lastLog = Date.now();
-    // Most jobs end within a second: the sources are asked every 10 ms at first, then less often
-    // (up to every 100 ms), all at once.
-    let pollMs = 10;
+    // Most jobs end within a second. The sources are asked, all at once, every 5% of the time
+    // the jobs have run (10 to 100 ms): a job's end is seen at most that late.
+    const started = Date.now();
     while (jobs.some((job) => job.outcome === undefined)) {
-      await sleep(pollMs);
-      pollMs = Math.min(100, Math.ceil(pollMs * 1.3));
+      await sleep(Math.min(100, Math.max(10, (Date.now() - started) / 20)));
       const sources = [...new Set(jobs.filter((job) => job.outcome === undefined).map((job) => job.source))];
       await Promise.all(
         sources.map(async (source) => {
