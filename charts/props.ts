@@ -306,7 +306,8 @@ export interface RedisClusterChartProps {
    */
   readonly resources?: ResourceSettings;
   /**
-   * Requests and limits of the topology Jobs' container.
+   * Requests and limits of the topology Jobs' container. With a memory limit, Node's old generation is held to
+   * half of it (`--max-old-space-size`): 512Mi covered a run on 200 pods (peak 350-420 MiB); raise it for more.
    * @default - requests cpu 100m, memory 128Mi; limits memory 512Mi
    */
   readonly jobResources?: ResourceSettings;
