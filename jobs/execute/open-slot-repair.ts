@@ -50,6 +50,13 @@ export async function repairOpenSlot(fix: OpenSlotRepair, environment: RepairEnv
   if (fix.mode === 'complete') {
     await migrator.moveSlot(fix.from[0]!, fix.owner, slot);
   } else if (fix.mode === 'toOwner') {
+    // An owner still MIGRATING the slot (keys going back from a receiver out of memory) answers
+    // the keys it lacks with -ASK, RESTORE-ASKING too, so no key could come back: it closes first.
+    if (fix.flagged.includes(fix.owner)) {
+      await withRetry(`slot ${slot}: closing it on the owner ${owner.name}`, async () => {
+        await call(ownerClient, 'CLUSTER', 'SETSLOT', slot, 'STABLE');
+      });
+    }
     for (const id of fix.from) {
       const pod = environment.podOf(id);
       // A node importing the slot ignores every claim to it but its source's: when that source is
