@@ -138,11 +138,14 @@ function execute(context: PhaseContext, plan: Plan, view: ClusterView, capabilit
   return executor.run();
 }
 
-/** Runs only the plan's open-slot repairs (they come first). */
+/**
+ * Runs only the plan's open-slot repairs (they come first): the masters' slots, and a replica's
+ * its master has closed (Valkey), so that a run that stops leaves no node showing a slot open.
+ */
 async function executeRepairsOnly(context: PhaseContext, plan: Plan, view: ClusterView, capabilities: readonly ServerCapabilities[]): Promise<void> {
-  const repairs = plan.steps.filter((step) => step.kind === 'repairOpenSlot');
+  const repairs = plan.steps.filter((step) => step.kind === 'repairOpenSlot' || step.kind === 'clearReplicaSlotFlags');
   if (repairs.length === 0) return;
-  context.log.info(`${context.phase}: closing ${repairs.length} open slot(s) first`);
+  context.log.info(`${context.phase}: closing open slots first (${repairs.length} step(s))`);
   await execute(context, { ...plan, steps: repairs }, view, capabilities, undefined);
 }
 

@@ -11,10 +11,8 @@ export function describeStep(step: Step, view: ClusterView): string {
       return `forget stale node ${step.node.slice(0, 8)} on every pod: ${step.reason}`;
     case 'failover':
       return `fail over ${name(step.master)} to its replica ${name(step.replica)} (no data moves)`;
-    case 'clearReplicaSlotFlags': {
-      const slots = Object.keys(step.owners).map(Number);
-      return `repair: ${name(step.replica)} still shows slots ${formatRanges(slots)} open, which its master ${name(step.master)} has closed: the master repeats SETSLOT NODE for them`;
-    }
+    case 'clearReplicaSlotFlags':
+      return `repair: ${name(step.replica)} still shows slots ${formatRanges(step.slots)} open, which its master ${name(step.master)} has closed: the master repeats SETSLOT STABLE for them`;
     case 'addSlots':
       return `assign ${step.slots.length} unowned slots ${formatRanges(step.slots)} to ${name(step.node)}`;
     case 'meet':

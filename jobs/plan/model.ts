@@ -108,10 +108,10 @@ export type Step =
   | { readonly kind: 'failover'; readonly replica: string; readonly master: string }
   /**
    * A replica still shows slots MIGRATING/IMPORTING that its master has closed (Valkey replicates
-   * SETSLOT, and a replica can miss one): the master repeats SETSLOT NODE for them, which reaches
-   * the replica. `owners` gives each slot's owner.
+   * SETSLOT to the replicas before it applies it, so a client gone meanwhile leaves the replica
+   * ahead): the master repeats SETSLOT STABLE for them, a no-op on it that reaches the replica.
    */
-  | { readonly kind: 'clearReplicaSlotFlags'; readonly replica: string; readonly master: string; readonly owners: Readonly<Record<number, string>> }
+  | { readonly kind: 'clearReplicaSlotFlags'; readonly replica: string; readonly master: string; readonly slots: readonly number[] }
   /** Unowned slots given to a master (CLUSTER ADDSLOTSRANGE): no keys move. */
   | { readonly kind: 'addSlots'; readonly node: string; readonly slots: readonly number[] }
   | { readonly kind: 'meet'; readonly node: string; readonly via: string }

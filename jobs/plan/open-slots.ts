@@ -111,23 +111,23 @@ function decideOpenSlotRepair(slot: number, masters: readonly PodNode[], planned
 }
 
 /**
- * Replicas showing open slots their master does not (and whose owner is clear): the master
- * repeats SETSLOT NODE for them. Replicas of Redis never show open slots; Valkey's do.
+ * Replicas showing open slots their master does not (and that some master owns): the master
+ * repeats SETSLOT STABLE for them. Replicas of Redis never show open slots; Valkey's do.
+ * (SETSLOT NODE, tried first, clears neither a MIGRATING flag where the replica holds keys nor
+ * an IMPORTING one for a slot another master owns.)
  */
 export function planReplicaFlagRepairs(members: readonly PodNode[]): Step[] {
   const byId = new Map(members.map((pod) => [pod.id, pod]));
-  const owner = new Map<number, string>();
-  for (const pod of members) if (pod.role === 'master') for (const slot of pod.slots) owner.set(slot, pod.id);
+  const owned = new Set<number>();
+  for (const pod of members) if (pod.role === 'master') for (const slot of pod.slots) owned.add(slot);
   const steps: Step[] = [];
   for (const replica of members) {
     const master = replica.masterId === null ? undefined : byId.get(replica.masterId);
     if (replica.role !== 'replica' || !master || master.role !== 'master') continue;
-    const owners: Record<number, string> = {};
-    for (const slot of [...Object.keys(replica.migrating), ...Object.keys(replica.importing)].map(Number)) {
-      if (master.migrating[slot] !== undefined || master.importing[slot] !== undefined || !owner.has(slot)) continue;
-      owners[slot] = owner.get(slot)!;
-    }
-    if (Object.keys(owners).length > 0) steps.push({ kind: 'clearReplicaSlotFlags', replica: replica.id, master: master.id, owners });
+    const slots = [...new Set([...Object.keys(replica.migrating), ...Object.keys(replica.importing)].map(Number))]
+      .filter((slot) => master.migrating[slot] === undefined && master.importing[slot] === undefined && owned.has(slot))
+      .sort((a, b) => a - b);
+    if (slots.length > 0) steps.push({ kind: 'clearReplicaSlotFlags', replica: replica.id, master: master.id, slots });
   }
   return steps;
 }

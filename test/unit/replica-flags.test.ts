@@ -1,5 +1,5 @@
 // Valkey replicates SETSLOT, so a replica shows its master's open slots, and can keep some its
-// master has closed. The planner has the master repeat SETSLOT NODE for those; Redis replicas
+// master has closed. The planner has the master repeat SETSLOT STABLE for those; Redis replicas
 // never show open slots, and a master still migrating is left to the open-slot repairs.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -8,7 +8,7 @@ import { podNode } from '../support/pod-node';
 
 const pod = podNode;
 
-test('a replica keeping slots open that its master closed: the master repeats SETSLOT NODE with each slot owner', () => {
+test('a replica keeping slots open that its master closed: the master repeats SETSLOT STABLE for them', () => {
   const members = [
     pod(0, { slots: [1, 2] }),
     pod(6, { slots: [5, 6] }),
@@ -16,8 +16,8 @@ test('a replica keeping slots open that its master closed: the master repeats SE
     pod(1, { role: 'replica', masterId: 'node0', migrating: { 5: 'node6' } }),
   ];
   assert.deepEqual(planReplicaFlagRepairs(members), [
-    { kind: 'clearReplicaSlotFlags', replica: 'node7', master: 'node6', owners: { 5: 'node6', 6: 'node6' } },
-    { kind: 'clearReplicaSlotFlags', replica: 'node1', master: 'node0', owners: { 5: 'node6' } },
+    { kind: 'clearReplicaSlotFlags', replica: 'node7', master: 'node6', slots: [5, 6] },
+    { kind: 'clearReplicaSlotFlags', replica: 'node1', master: 'node0', slots: [5] },
   ]);
 });
 
