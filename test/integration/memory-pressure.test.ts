@@ -7,12 +7,16 @@
 //     6 ran out of memory, leave no slot open and lose no key; with memory raised a rerun converges.
 // (c) a run killed mid-migration leaves slots open, then pod 6's memory is too short for the rest:
 //     the rerun closes the open slots first, then refuses.
+// (d) what (b) leaves when a receiver's OOM stops a slot half moved, made on purpose (no grow): the
+//     keys go back to the source, which still has the slot MIGRATING when the repair begins.
+// (e) a killed run can leave a Valkey replica showing a slot open its master never opened: a run
+//     refused for memory closes that too before it stops.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalRedisPods } from '../support/redis-pods.js';
-import { assertClusterShape, openSlotsAnywhere, topologySnapshot } from '../support/cluster-view.js';
+import { assertClusterShape, openSlotsAnywhere, ordinalOf, readClusterNodes, topologySnapshot } from '../support/cluster-view.js';
 import { tagForSlot } from '../support/key-slots.js';
-import { assertAllKeys, bulkClient, keysOnMasters, type KeySet } from '../support/keyspace.js';
+import { assertAllKeys, bulkClient, keysOnMasters, loadKeys, type KeySet } from '../support/keyspace.js';
 import { configSet, readInfo } from '../support/node-info.js';
 import { dryRunMoves } from '../support/planned-moves.js';
 import { describeRun, runTopology, runTopologyOk, startTopology, topologyArgs, type TopologyRun } from '../support/topology-cli.js';
@@ -57,8 +61,8 @@ async function runActingOn(args: string[], trigger: RegExp, action: (running: Re
   return run;
 }
 
-async function assertNoOpenSlot(pods: LocalRedisPods, run: TopologyRun): Promise<void> {
-  const open = await openSlotsAnywhere(pods, all);
+async function assertNoOpenSlot(pods: LocalRedisPods, run: TopologyRun, ordinals = all): Promise<void> {
+  const open = await openSlotsAnywhere(pods, ordinals);
   assert.deepEqual(open, [], `slots left open after the run: ${open.slice(0, 10).join(', ')}\n${describeRun(run)}`);
 }
 
@@ -179,6 +183,98 @@ test('(c) a rerun after a killed run, with too little memory for the rest: it cl
     await configSet(pods, [6], 'maxmemory', '0');
     await runTopologyOk(growArgs, { timeoutMs: 120_000 });
     await assertClusterShape(pods, { masters: 4, replicasPerMaster: 1 });
+    await assertAllKeys(pods, keys);
+  } finally {
+    await pods.destroy();
+  }
+});
+
+test('(d) a slot half moved to a master with no room left goes back to its source, keys and all', async () => {
+  const keys: KeySet = { prefix: 'back', count: 6_000, valueSize: 300 };
+  const pods = new LocalRedisPods({ subnet });
+  try {
+    await bootstrapSeedCluster(pods, keys);
+    const masters = (await readClusterNodes(pods, 0)).filter((entry) => entry.role === 'master');
+    const [source, target] = [0, 2].map((ordinal) => masters.find((entry) => entry.address === pods.addresses(6)[ordinal])!);
+    assert.ok(source && target, 'pods 0 and 2 are masters after the bootstrap');
+    const slot = source.slots[0];
+    const slotKeys: KeySet = { prefix: `back:{${tagForSlot(slot)}}`, count: 200, valueSize: 300 };
+    const cluster = bulkClient(pods);
+    try {
+      await loadKeys(cluster, slotKeys);
+    } finally {
+      await cluster.quit();
+    }
+    // The state a migration stopped by the target's OOM leaves: half the keys on the target, the slot open on both.
+    const sourceClient = pods.connect(0);
+    const targetClient = pods.connect(2);
+    try {
+      await targetClient.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
+      await sourceClient.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
+      const half = (await sourceClient.call('CLUSTER', 'GETKEYSINSLOT', slot, 100)) as string[];
+      await sourceClient.call('MIGRATE', pods.hostOf(2), pods.port, '', 0, 5000, 'KEYS', ...half);
+    } finally {
+      sourceClient.disconnect();
+      targetClient.disconnect();
+    }
+    await configSet(pods, [2], 'maxmemory', String((await usedMemory(pods, 2)) + 256 * 1024));
+
+    const run = await runTopology(topologyArgs({ phase: 'post', masters: 3, replicasPerMaster: 1, pods: pods.addresses(6) }), { timeoutMs: 120_000 });
+    assert.match(run.stdout, new RegExp(`slot ${slot} was being migrated .* lacks the memory for the rest: moving its keys back`), describeRun(run));
+    assert.equal(run.code, 0, describeRun(run));
+    await assertNoOpenSlot(pods, run, [0, 1, 2, 3, 4, 5]);
+    const counts = await Promise.all(
+      [0, 2].map(async (ordinal) => {
+        const client = pods.connect(ordinal);
+        try {
+          return Number(await client.call('CLUSTER', 'COUNTKEYSINSLOT', slot));
+        } finally {
+          client.disconnect();
+        }
+      }),
+    );
+    assert.deepEqual(counts, [200, 0], `keys of slot ${slot} on pods 0 and 2`);
+    await assertAllKeys(pods, keys);
+    await assertAllKeys(pods, slotKeys);
+  } finally {
+    await pods.destroy();
+  }
+});
+
+test('(e) a replica left showing a slot open that its master never opened: a run refused for memory closes it too', async () => {
+  const keys: KeySet = { prefix: 'ahead', count: 3_000 };
+  const { pods, growArgs } = await startCluster(keys);
+  try {
+    const nodes = await readClusterNodes(pods, 0);
+    const idOf = (ordinal: number) => nodes.find((entry) => entry.address === pods.addresses(8)[ordinal])!.id;
+    const replica = ordinalOf(pods, nodes.find((entry) => entry.masterId === idOf(0))!.address);
+    const slot = nodes.find((entry) => entry.id === idOf(0))!.slots[0];
+    // Valkey sends SETSLOT to the replicas and applies it once they answer: with the replica stopped
+    // and the client gone before it answers, the replica ends MIGRATING and its master not (Redis
+    // applies it on the master at once, and the repair closes it there).
+    const replicaProcess = pods.pods.get(replica)!.process!;
+    replicaProcess.kill('SIGSTOP');
+    const client = pods.connect(0);
+    client.on('error', () => {});
+    try {
+      client.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', idOf(2)).catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      client.disconnect();
+      replicaProcess.kill('SIGCONT');
+    }
+    const deadline = Date.now() + 10_000;
+    while ((await openSlotsAnywhere(pods, all)).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    const leftOpen = await openSlotsAnywhere(pods, all);
+    assert.ok(leftOpen.length > 0, 'no node shows the slot open: nothing to test');
+    await configSet(pods, [6], 'maxmemory', String((await usedMemory(pods, 6)) + 256 * 1024));
+    console.log(`(e) open before the run: ${leftOpen.join(', ')}`);
+
+    const run = await runTopology(growArgs, { timeoutMs: 120_000 });
+    assert.notEqual(run.code, 0, `expected a refusal for memory: ${describeRun(run)}`);
+    assert.match(run.stdout + run.stderr, /not enough memory/, describeRun(run));
+    await assertNoOpenSlot(pods, run);
+    assert.equal(await keysOnMasters(pods, all), keys.count);
     await assertAllKeys(pods, keys);
   } finally {
     await pods.destroy();
