@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readClusterNodes } from '../support/cluster-view.js';
+import { tagForSlot } from '../support/key-slots.js';
 import { bulkClient, loadKeys } from '../support/keyspace.js';
 import { LocalRedisPods } from '../support/redis-pods.js';
 import { ensureBundle, runTopologyOk, topologyArgs } from '../support/topology-cli.js';
@@ -300,18 +301,27 @@ describe('the redis_exporter sidecar against real cluster nodes', () => {
   });
 
   test('a master at maxmemory: used near max, and evictions counted', async () => {
-    const { master } = (await shards())[0];
-    const used = await onPod(master, async (client) => Number(/used_memory:(\d+)/.exec(await client.info('memory'))![1]));
-    const smallMaxmemory = used + 2 * 1024 * 1024;
+    const { master, slots } = (await shards())[0];
+    // The replication backlog counts against maxmemory and fills as the master writes, up to
+    // repl-backlog-size (1 MiB on Redis, 10 MiB on Valkey), and evicting keys does not shrink it: the
+    // master gets room for the backlog still to come, and 2 MiB for keys.
+    const { used, backlogToCome } = await onPod(master, async (client) => {
+      const memory = await client.info('memory');
+      const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(memory)![1]);
+      const [, backlogSize] = (await client.call('CONFIG', 'GET', 'repl-backlog-size')) as string[];
+      return { used: field('used_memory'), backlogToCome: Math.max(0, Number(backlogSize) - field('mem_replication_backlog')) };
+    });
+    const smallMaxmemory = used + backlogToCome + 2 * 1024 * 1024;
     await onPod(master, async (client) => {
       await client.call('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');
       await client.call('CONFIG', 'SET', 'maxmemory', String(smallMaxmemory));
     });
     try {
-      // About 4 MiB per master: more than the 2 MiB of room this one has.
+      // 4 MiB more than that room, all in one slot of this master.
       const cluster = bulkClient(pods);
       try {
-        await loadKeys(cluster, { prefix: 'evict', count: 12_000, valueSize: 1000 });
+        const count = Math.ceil((backlogToCome + 6 * 1024 * 1024) / 1000);
+        await loadKeys(cluster, { prefix: `evict:{${tagForSlot(slots[0])}}`, count, valueSize: 1000 }, 0, 500);
       } finally {
         await cluster.quit();
       }
