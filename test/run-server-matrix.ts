@@ -1,19 +1,16 @@
 // The integration tests again on the other servers users run (see docs/testing.md): on Valkey 9
-// all but the files listed as not yet passing there, plus the end-to-end walkthrough of manifests
-// synthesized for Valkey; the seed story, kills mid-migration and writes during grow/shrink on
-// Valkey 8 and Redis 8. Each run is node's test runner with TEST_SERVER set; any failure fails.
+// all of them, plus the end-to-end walkthrough of manifests synthesized for Valkey; the seed
+// story, kills mid-migration and writes during grow/shrink on Valkey 8 and Redis 8. Each run is
+// node's test runner with TEST_SERVER set; any failure fails.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 
 const integration = readdirSync('test/integration')
   .filter((file) => file.endsWith('.test.ts'))
   .map((file) => `test/integration/${file}`);
-// servers.test.ts and atomic-slot-migration.test.ts choose their servers themselves. Not yet
-// passing on Valkey 9 (issue 11 stays open for them): a receiver running out of memory leaves
-// slots its replica still shows open, and the exporter test expects Redis's INFO.
+// servers.test.ts and atomic-slot-migration.test.ts choose their servers themselves.
 const choosesItsServers = ['servers', 'atomic-slot-migration'];
-const notYetOnValkey9 = ['memory-pressure', 'metrics'];
-const everywhere = integration.filter((file) => ![...choosesItsServers, ...notYetOnValkey9].some((name) => file.endsWith(`/${name}.test.ts`)));
+const everywhere = integration.filter((file) => !choosesItsServers.some((name) => file.endsWith(`/${name}.test.ts`)));
 const core = ['seed-story', 'kill-resume', 'writes-during-reshard'].map((name) => `test/integration/${name}.test.ts`);
 // Manifests synthesized with `server: 'valkey'`, on the kubelet stand-in (the main suite, on Redis, skips it).
 const valkeyEndToEnd = 'test/e2e/valkey.test.ts';
