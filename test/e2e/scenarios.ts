@@ -6,7 +6,7 @@ import { after, before, test, type TestContext } from 'node:test';
 import Redis from 'ioredis';
 import { AckedWriter } from '../support/acked-writes';
 import { loadKeys, verifyKeysWith, type KeySet } from '../support/keyspace';
-import { StandInCluster, sleep } from '../support/kubelet-standin';
+import { StandInCluster, sleep, type StandInOptions } from '../support/kubelet-standin';
 import { ensureBundle } from '../support/topology-cli';
 import {
   GitOpsRepository,
@@ -68,6 +68,32 @@ async function waitClusterHealthy(cluster: StandInCluster, password: string, tim
   }
 }
 
+/** A stand-in cluster (with the password Secret) and a GitOps repository for one test, both removed after it. */
+export async function newStory(
+  tool: GitOpsTool,
+  options: StandInOptions,
+): Promise<{ password: string; cluster: StandInCluster; repository: GitOpsRepository }> {
+  const password = randomBytes(12).toString('hex');
+  const cluster = new StandInCluster(options);
+  const repository = new GitOpsRepository(tool);
+  after(async () => {
+    await cluster.destroy();
+    repository.remove();
+  });
+  await createPasswordSecret(cluster, password);
+  return { password, cluster, repository };
+}
+
+/** Loads `keySet` through a cluster client of the application's kind. */
+export async function loadClusterKeys(cluster: StandInCluster, password: string, keySet: KeySet): Promise<void> {
+  const client = clusterClient(cluster, password);
+  try {
+    await loadKeys(client, keySet);
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** Runs the steps of one story in order; once a step fails, the rest are skipped, not run on a broken world. */
 export function storySteps(t: TestContext): (name: string, step: () => Promise<void>) => Promise<void> {
   let failed = false;
@@ -87,14 +113,7 @@ export function defineScenarios(tool: GitOpsTool, subnet: number): void {
   before(() => ensureBundle());
 
   test(`${tool}: the seed walkthrough from first sync to delete, with restarts and a no-op sync`, { timeout: 1_200_000 }, async (t) => {
-    const password = randomBytes(12).toString('hex');
-    const cluster = new StandInCluster({ subnet });
-    const repository = new GitOpsRepository(tool);
-    after(async () => {
-      await cluster.destroy();
-      repository.remove();
-    });
-    await createPasswordSecret(cluster, password);
+    const { password, cluster, repository } = await newStory(tool, { subnet });
     const step = storySteps(t);
 
     await step('first sync of 3 masters x 1 replica forms the cluster by itself', async () => {
@@ -223,14 +242,7 @@ export function defineScenarios(tool: GitOpsTool, subnet: number): void {
   });
 
   test(`${tool}: a pre Job that fails (survivors lack memory) stops the shrink, no key lost`, { timeout: 600_000 }, async () => {
-    const password = randomBytes(12).toString('hex');
-    const cluster = new StandInCluster({ subnet: subnet + 1 });
-    const repository = new GitOpsRepository(tool);
-    after(async () => {
-      await cluster.destroy();
-      repository.remove();
-    });
-    await createPasswordSecret(cluster, password);
+    const { password, cluster, repository } = await newStory(tool, { subnet: subnet + 1 });
     const small = { masters: 4, maxmemory: '8Mi' };
     await repository.synth(small);
     const first = await timed(`${tool} first sync of 4 masters with maxmemory 8Mi`, () => repository.sync(cluster));

@@ -4,28 +4,17 @@
 // It chooses its server: the Valkey TEST_SERVER names, else Valkey 9 (so the main suite, on Redis 7, runs it).
 // A Valkey server that is not installed fails it.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import Redis from 'ioredis';
-import { loadKeys, type KeySet } from '../support/keyspace';
+import type { KeySet } from '../support/keyspace';
 import { StandInCluster } from '../support/kubelet-standin';
 import { readManifests } from '../support/manifests';
 import { defaultServer, serverBinaries } from '../support/server-binaries';
 import { ensureBundle } from '../support/topology-cli';
-import {
-  GitOpsRepository,
-  clusterClient,
-  createPasswordSecret,
-  podAddress,
-  postJobName,
-  preJobName,
-  runningOrdinals,
-  statefulSetName,
-  timed,
-} from './gitops-repo';
-import { assertAllKeys, assertShape, jobLogs, storySteps } from './scenarios';
+import { podAddress, postJobName, preJobName, runningOrdinals, statefulSetName, timed } from './gitops-repo';
+import { assertAllKeys, assertShape, jobLogs, loadClusterKeys, newStory, storySteps } from './scenarios';
 
 const valkey = { server: 'valkey', image: 'valkey/valkey:9.1' };
 const keys: KeySet = { prefix: 'valkey', count: 3000, valueSize: 64 };
@@ -64,14 +53,7 @@ test(
   'argocd, manifests with server valkey: bootstrap, grow and shrink on Valkey, every key kept, valkey-cli --cluster check OK',
   { timeout: 600_000 },
   async (t) => {
-    const password = randomBytes(12).toString('hex');
-    const cluster = new StandInCluster({ subnet: 68, server: server.name });
-    const repository = new GitOpsRepository('argocd');
-    after(async () => {
-      await cluster.destroy();
-      repository.remove();
-    });
-    await createPasswordSecret(cluster, password);
+    const { password, cluster, repository } = await newStory('argocd', { subnet: 68, server: server.name });
     const step = storySteps(t);
 
     await step('first sync of 3 masters x 1 replica: Valkey pods, the cluster formed by the post Job', async () => {
@@ -94,12 +76,7 @@ test(
       assert.match(serverCommand(cluster, 0), /^valkey-server /);
       assert.deepEqual(new Set(await serversAnswering(cluster, password)), new Set([`valkey ${server.major}`]));
       await assertShape(cluster, password, 3, 1);
-      const client = clusterClient(cluster, password);
-      try {
-        await loadKeys(client, keys);
-      } finally {
-        client.disconnect();
-      }
+      await loadClusterKeys(cluster, password, keys);
     });
 
     await step('masters 3 -> 4: the servers move a quarter of the slots themselves, every key present', async () => {
