@@ -137,3 +137,18 @@ test('parseInfo reads CLUSTER INFO too', () => {
   assert.equal(clusterInfo.cluster_slots_assigned, '16380');
   assert.equal(clusterInfo.cluster_size, '3');
 });
+
+test("one node's line in many replies is parsed once: the same entry, whatever its ping and pong times", () => {
+  const line = (ping: number, pong: number, epoch = 1) => `${pod0} 127.77.0.1:7000@17000,${host(0)} master - ${ping} ${pong} ${epoch} connected 0-5460`;
+  const [first] = parseClusterNodes(line(0, 1796110881496));
+  const [again] = parseClusterNodes(line(1796110881000, 1796110882000));
+  assert.equal(again, first, 'the same entry object');
+  const [bumped] = parseClusterNodes(line(0, 1796110881496, 7));
+  assert.notEqual(bumped, first);
+  assert.equal(bumped!.configEpoch, 7);
+  // Seen by itself (myself), the node's line is its own entry.
+  const [self] = parseClusterNodes(line(0, 1796110881496).replace(' master ', ' myself,master '));
+  assert.notEqual(self, first);
+  assert.equal(self!.flags.has('myself'), true);
+  assert.equal(first!.flags.has('myself'), false);
+});
