@@ -96,6 +96,8 @@ export class Convergence {
    */
   private async nudge(reports: readonly PodReport[]): Promise<void> {
     const sends: Array<Promise<void>> = [];
+    // Only the last second's nudges matter: forgetting older ones keeps this linear in a long run.
+    for (const [pair, at] of this.nudged) if (Date.now() - at >= 1000) this.nudged.delete(pair);
     for (const observer of reports) {
       const seen = new Map(observer.entries.map((entry) => [entry.id, entry]));
       let sent = 0;
