@@ -3,6 +3,14 @@
 // props against these bounds; the program parses the same names with the same bounds. Pure
 // data: imports nothing, so both sides (and the bundle) can take it.
 
+/**
+ * The mark the program leaves on a node it removes from the cluster, and the pod's preStop hook
+ * looks for: a disabled ACL user of this name (in memory only, gone when the server restarts).
+ * Valkey 8+ re-meets the peers it still knows once they stop talking to it, so the cluster may list
+ * a removed node again before its pod stops; the mark says what the cluster's list no longer can.
+ */
+export const REMOVED_MARK_USER = 'redis-cluster-gitops-removed';
+
 /** Environment variables the program reads; the chart's Jobs set them. */
 export const ENV = {
   phase: 'PHASE',

@@ -4,7 +4,7 @@
 // stops for good first closes the slots it left open.
 import { sleep } from './clock';
 import { desiredPodCount } from './contract';
-import { saveConfigs, verify, waitForReplicaSync } from './converge/convergence';
+import { clearRemovalMarks, saveConfigs, verify, waitForReplicaSync } from './converge/convergence';
 import { Refusal, TopologyError, describeError } from './errors';
 import { Executor } from './execute/executor';
 import { formatDuration } from './format';
@@ -62,6 +62,7 @@ export async function runPhase(phase: PlanPhase, settings: Settings, pods: reado
         if (phase === 'post' && !settings.dryRun) {
           await waitForReplicaSync(desiredPods, connections, log, settings.replicaSyncTimeoutMs);
           await saveConfigs(desiredPods, connections, log);
+          await clearRemovalMarks(desiredPods, connections, log);
         }
         log.info(
           round === 1

@@ -1,7 +1,8 @@
 #!/bin/sh
 # preStop of a Redis pod, bounded; stopping proceeds whatever happens.
-# - A node the cluster no longer lists (the topology Job removed it before the StatefulSet
-#   shrank) resets itself and deletes its data, so its kept volume brings no old keys back.
+# - A node the topology Job removed before the StatefulSet shrank (it marked the node, or the
+#   cluster no longer lists it) resets itself and deletes its data, so its kept volume brings no
+#   old keys back.
 # - A master that has a connected, healthy replica hands its slots over with CLUSTER FAILOVER
 #   (no data loss, no wait for node timeout), so a rolling update keeps its slots available.
 set -u
@@ -31,6 +32,23 @@ log() { echo "pre-stop.sh: $*" >&2; }
 myself=$(cli cluster myid)
 [ -n "$myself" ] || exit 0
 
+reset_and_empty() {
+  # A master holding keys refuses CLUSTER RESET, and would come back from its volume still
+  # claiming its old slots: its keys go first (a replica refuses FLUSHALL; RESET empties it).
+  cli flushall >/dev/null
+  reset=$(cli cluster reset hard)
+  [ "$reset" = "OK" ] || log "CLUSTER RESET HARD failed: ${reset:-no answer}"
+  cli flushall >/dev/null
+}
+
+# The topology Job marks a node it removes (a disabled ACL user, in memory only): Valkey 8+ meets
+# the peers it still knows again once they forget it, so the cluster's list may name it again.
+if [ "$(cli acl getuser redis-cluster-gitops-removed | head -n 1)" = "flags" ]; then
+  log "the topology Job removed this node from the cluster: resetting it and deleting its data"
+  reset_and_empty
+  exit 0
+fi
+
 # Ask the masters that hold slots (the pods that stay: a removed node holds none) whether they
 # still list this node. One that answers and does not is enough; if none answers, nothing is done.
 # CLUSTER NODES lines: id ip:port@cport[,hostname] flags master ping pong epoch link-state slots...
@@ -39,12 +57,7 @@ for peer in $(cli cluster nodes | awk '$3 !~ /myself|fail|handshake|noaddr/ && $
   case "$nodes" in *myself*) ;; *) continue ;; esac
   if printf '%s\n' "$nodes" | awk -v id="$myself" '$1 == id { found = 1 } END { exit !found }'; then break; fi
   log "the cluster no longer lists this node (the topology Job removed it): resetting it and deleting its data"
-  # A master holding keys refuses CLUSTER RESET, and would come back from its volume still
-  # claiming its old slots: its keys go first (a replica refuses FLUSHALL; RESET empties it).
-  cli flushall >/dev/null
-  reset=$(cli cluster reset hard)
-  [ "$reset" = "OK" ] || log "CLUSTER RESET HARD failed: ${reset:-no answer}"
-  cli flushall >/dev/null
+  reset_and_empty
   exit 0
 done
 

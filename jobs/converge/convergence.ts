@@ -1,7 +1,7 @@
 // Waiting until the cluster agrees: after each change (settle, with nudges), before calling a
 // phase done (verify), for replicas to finish their first sync, and saving nodes.conf at the end.
 import { sleep } from '../clock';
-import { desiredPodCount } from '../contract';
+import { REMOVED_MARK_USER, desiredPodCount } from '../contract';
 import { TopologyError, describeError } from '../errors';
 import { formatDuration, formatMegabytes } from '../format';
 import { parseInfo } from '../observe/cluster-nodes';
@@ -206,4 +206,21 @@ export async function saveConfigs(pods: readonly Pod[], connections: Connections
     await sleep(500);
   }
   await Promise.all(pods.map(async (pod) => call(await connections.client(pod), 'CLUSTER', 'SAVECONFIG')));
+}
+
+/**
+ * A pod the cluster wants keeps no removal mark (REMOVED_MARK_USER) from an earlier run that
+ * removed it while it kept running: its preStop hook would otherwise reset it when it next stops.
+ */
+export async function clearRemovalMarks(pods: readonly Pod[], connections: Connections, log: Log): Promise<void> {
+  await Promise.all(
+    pods.map(async (pod) => {
+      try {
+        if (Number(await call(await connections.client(pod), 'ACL', 'DELUSER', REMOVED_MARK_USER)) > 0)
+          log.info(`${pod.name}: cleared the mark an earlier run left when it removed the pod`);
+      } catch (error) {
+        log.warn(`${pod.name}: could not clear a removal mark (ACL DELUSER): ${describeError(error)}`);
+      }
+    }),
+  );
 }

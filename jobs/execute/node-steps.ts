@@ -3,7 +3,8 @@
 import type { Redis } from 'ioredis';
 import { sleep } from '../clock';
 import { nudgesPerObserver, type Convergence, type SettleOptions } from '../converge/convergence';
-import { TopologyError } from '../errors';
+import { REMOVED_MARK_USER } from '../contract';
+import { TopologyError, describeError } from '../errors';
 import { readPod } from '../observe/read';
 import { toRanges } from '../plan/slots';
 import type { Pod } from '../pod';
@@ -205,12 +206,23 @@ export class NodeSteps {
         throw new TopologyError(`${pod.name} still holds ${self.slots.length} slots; not removing it`, 'run again');
       }
     }
+    // Marked first (REMOVED_MARK_USER): its pod's preStop hook resets it and deletes its data, so
+    // its volume brings no old keys back. A mark that cannot be set leaves the hook its other sign,
+    // the cluster no longer listing the node (which Valkey 8+ undoes by meeting its peers again).
+    await Promise.all(
+      removed.map(async (pod) => {
+        try {
+          await call(await this.environment.client(pod), 'ACL', 'SETUSER', REMOVED_MARK_USER, 'off');
+        } catch (error) {
+          this.environment.log.warn(`${pod.name}: could not mark it as removed for its preStop hook (ACL SETUSER): ${describeError(error)}`);
+        }
+      }),
+    );
     for (const pod of removed) this.environment.convergence.remove(pod);
     // Every pod that stays forgets it at once (well inside the 60 s ban that keeps gossip from
     // bringing it back). The removed node itself is left as it is: until its pod stops it still
     // knows every slot's owner, so clients that route by an old slot map get MOVED, not
-    // CLUSTERDOWN. Its pod's preStop hook, seeing the cluster no longer lists it, then resets it
-    // and deletes its data, so its volume brings no old keys back.
+    // CLUSTERDOWN.
     await Promise.all(nodeIds.map((id) => this.forgetEverywhere(id)));
   }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { find, SEED_PROPS, synthObjects } from './chart-fixtures';
+import { REMOVED_MARK_USER } from '../../jobs/contract';
 
 describe('RedisClusterChart with the seed document defaults', () => {
   const objects = synthObjects();
@@ -88,6 +89,8 @@ describe('RedisClusterChart with the seed document defaults', () => {
     const config = find(objects, 'ConfigMap', 'redis-cluster');
     assert.deepEqual(redis.lifecycle.preStop.exec.command, ['sh', '/etc/redis-cluster/pre-stop.sh']);
     assert.ok(config.data['pre-stop.sh'].includes('cluster failover'));
+    // The mark the topology program leaves on a node it removes is the one the hook looks for.
+    assert.ok(config.data['pre-stop.sh'].includes(`acl getuser ${REMOVED_MARK_USER} `));
     assert.doesNotMatch(config.data['probe.sh'].replace(/^\s*#.*$/gm, ''), /cluster_state|cluster info/);
   });
 

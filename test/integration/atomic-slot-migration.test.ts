@@ -33,7 +33,7 @@ async function shrinkBack(): Promise<string> {
     const client = pods.connect(ordinal);
     client.on('error', () => {});
     const nodes = String(await client.call('CLUSTER', 'NODES').finally(() => client.disconnect()));
-    assert.match(await runPreStop(pods, ordinal), /no longer lists this node/, `pod ${ordinal}'s preStop did not reset it:\n${nodes}`);
+    assert.match(await runPreStop(pods, ordinal), /topology Job removed/, `pod ${ordinal}'s preStop did not reset it:\n${nodes}`);
     await pods.stop(ordinal);
   }
   await runTopologyOk(settle, { timeoutMs: 120_000 });

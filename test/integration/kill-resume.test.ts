@@ -134,7 +134,7 @@ test('5. SIGKILL during grow (post) and shrink (pre) migrations, then rerun: con
       // resets it, as the kubelet runs it; post runs on the 6 survivors, then the pods come back
       // empty for the next grow.
       for (const ordinal of [6, 7]) {
-        assert.match(await runPreStop(pods, ordinal), /no longer lists this node/, `round ${round}: pod ${ordinal}'s preStop did not reset it`);
+        assert.match(await runPreStop(pods, ordinal), /topology Job removed/, `round ${round}: pod ${ordinal}'s preStop did not reset it`);
         await pods.stop(ordinal);
       }
       await runTopologyOk(topologyArgs({ phase: 'post', masters: 3, replicasPerMaster: 1, pods: pods.addresses(6) }));

@@ -1,7 +1,10 @@
-// The chart's preStop hook on a pod the cluster no longer lists, in the state that once let a
-// removed pod come back from its kept volume claiming slots: a master still holding keys, which
-// CLUSTER RESET refuses. The hook must leave it knowing no other node, owning no slot, holding no
-// key, and that must survive a restart from its volume (appendonly, as the chart's redis.conf).
+// The chart's preStop hook on pods the topology Job removed, which must leave them knowing no
+// other node, owning no slot, holding no key, and that must survive a restart from the volume
+// (appendonly, as the chart's redis.conf):
+// - a master the cluster forgot that still holds keys and slots (CLUSTER RESET refuses it; such
+//   a pod once came back from its kept volume claiming its old slots);
+// - a pod the Job removed that the cluster lists again (Valkey 8+ meets its old peers again once
+//   they forget it): the Job's mark on the node says it was removed.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalRedisPods } from '../support/redis-pods.js';
@@ -11,6 +14,8 @@ import { runPreStop } from '../support/pre-stop.js';
 import { ensureBundle, runTopologyOk, topologyArgs } from '../support/topology-cli.js';
 
 const pods = new LocalRedisPods({ subnet: 56, extraArgs: ['--appendonly', 'yes'] });
+// The second test's own cluster: 4 masters, then pre to 3 removes pod 3.
+const removedPods = new LocalRedisPods({ subnet: 57, extraArgs: ['--appendonly', 'yes'] });
 const keys: KeySet = { prefix: 'prestop', count: 5_000, valueSize: 50 };
 
 before(async () => {
@@ -23,13 +28,14 @@ before(async () => {
 
 after(async () => {
   await pods.destroy();
+  await removedPods.destroy();
 });
 
-async function assertAlone(ordinal: number, when: string): Promise<void> {
-  const nodes = await readClusterNodes(pods, ordinal);
+async function assertAlone(ordinal: number, when: string, where = pods): Promise<void> {
+  const nodes = await readClusterNodes(where, ordinal);
   assert.equal(nodes.length, 1, `${when}: pod ${ordinal} still knows other nodes`);
   assert.deepEqual(nodes[0]!.slots.length, 0, `${when}: pod ${ordinal} still claims slots`);
-  const client = pods.connect(ordinal);
+  const client = where.connect(ordinal);
   client.on('error', () => {});
   assert.equal(await client.dbsize().finally(() => client.disconnect()), 0, `${when}: pod ${ordinal} still holds keys`);
 }
@@ -50,4 +56,28 @@ test('a forgotten master that still holds keys and slots: preStop empties and re
   await pods.stop(0);
   await pods.start(0);
   await assertAlone(0, 'after a restart from its volume');
+});
+
+test('a pod the topology Job removed that the cluster lists again: preStop still resets and empties it', async () => {
+  await removedPods.startMany(4);
+  await runTopologyOk(topologyArgs({ phase: 'post', masters: 4, replicasPerMaster: 0, pods: removedPods.addresses(4) }));
+  const cluster = bulkClient(removedPods);
+  await loadKeys(cluster, keys).finally(() => cluster.quit());
+  await runTopologyOk(topologyArgs({ phase: 'pre', masters: 3, replicasPerMaster: 0, pods: removedPods.addresses(4) }));
+  const [self] = (await readClusterNodes(removedPods, 3)).filter((entry) => entry.myself);
+  // What Valkey 8+ does by itself: the removed node meets its old peers again, and they list it.
+  const client = removedPods.connect(3);
+  for (const ordinal of [0, 1, 2]) await client.call('CLUSTER', 'MEET', removedPods.hostOf(ordinal), String(removedPods.port));
+  client.disconnect();
+  for (let waited = 0; !(await readClusterNodes(removedPods, 0)).some((entry) => entry.id === self!.id); waited += 100) {
+    assert.ok(waited < 10_000, 'pod 0 never listed pod 3 again');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  const output = await runPreStop(removedPods, 3);
+  assert.match(output, /the topology Job removed this node/, output);
+  await assertAlone(3, 'after preStop', removedPods);
+  await removedPods.stop(3);
+  await removedPods.start(3);
+  await assertAlone(3, 'after a restart from its volume', removedPods);
 });
