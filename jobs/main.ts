@@ -71,6 +71,20 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
 }
 
+/**
+ * ioredis listens once for a socket's 'error'. A TLS connection the pod refuses (a client
+ * certificate it rejects) can report a second one, a read ECONNRESET, and an 'error' event nobody
+ * listens to ends the process. ioredis has acted on the first (the connection is closed, its
+ * commands fail and the run says why), so a second reset or broken pipe of a socket is dropped;
+ * anything else still ends the run as before.
+ */
+const socketResetCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+process.on('uncaughtException', (error: NodeJS.ErrnoException) => {
+  if (socketResetCodes.has(error?.code ?? '') && (error.syscall === 'read' || error.syscall === 'write')) return;
+  process.stderr.write(`${error?.stack ?? describeError(error)}\n`);
+  process.exit(1);
+});
+
 main(process.argv.slice(2), process.env).then(
   (code) => {
     process.exitCode = code;
