@@ -112,11 +112,11 @@ export class NodeSteps {
     const viaReports = await Promise.all(vias.map((pod) => readPod(this.environment.connections, pod, { withInfo: false })));
     // A via that knows others or owns slots: an existing cluster, whose epochs are left alone.
     if (viaReports.some((report) => report.entries.length > 1 || report.self.slots.length > 0)) return;
-    const pods = [...vias, ...steps.map((step) => this.environment.podOf(step.node))];
+    const joiners = steps.map((step) => this.environment.podOf(step.node)).filter((pod) => !vias.includes(pod));
+    const reports = [...viaReports, ...(await Promise.all(joiners.map((pod) => readPod(this.environment.connections, pod, { withInfo: false }))))];
     await Promise.all(
-      pods.map(async (pod) => {
-        const report = await readPod(this.environment.connections, pod, { withInfo: false });
-        if (report.entries.length > 1 || report.self.configEpoch !== 0) return;
+      reports.map(async ({ pod, entries, self }) => {
+        if (entries.length > 1 || self.configEpoch !== 0) return;
         await withRetry(`${pod.name}: CLUSTER SET-CONFIG-EPOCH ${pod.ordinal + 1}`, async () => {
           try {
             await call(await this.environment.client(pod), 'CLUSTER', 'SET-CONFIG-EPOCH', pod.ordinal + 1);
