@@ -96,7 +96,7 @@ export class Executor {
     for (let index = 0; index < steps.length;) {
       const step = steps[index]!;
       // Consecutive steps of these kinds run together, then the cluster settles once.
-      const batchable = ['repairOpenSlot', 'forget', 'meet', 'replicate', 'removeNode', 'addSlots'].includes(step.kind);
+      const batchable = ['repairOpenSlot', 'forget', 'meet', 'rejoinAsNew', 'replicate', 'removeNode', 'addSlots'].includes(step.kind);
       let end = index + 1;
       while (batchable && end < steps.length && steps[end]!.kind === step.kind) end++;
       const batch = steps.slice(index, end);
@@ -146,6 +146,9 @@ export class Executor {
         break;
       case 'makeEmptyMaster':
         for (const step of batch) if (step.kind === 'makeEmptyMaster') await this.nodes.makeEmptyMaster(step.node, step.via);
+        break;
+      case 'rejoinAsNew':
+        for (const step of batch) if (step.kind === 'rejoinAsNew') await this.nodes.rejoinAsNew(step.node, step.via);
         break;
       case 'migrate':
         await this.settle({ requireStateOk: true, requireEpochs: true });

@@ -186,6 +186,29 @@ export class NodeSteps {
     }
   }
 
+  /**
+   * A pod the cluster forgot takes a new id (RESET HARD, which also empties a replica; FLUSHALL
+   * then empties its append-only file too), every member forgets the old id (one it learned again
+   * from the pod), and it is met as a new node. Run again after the reset, only the rest repeats.
+   */
+  async rejoinAsNew(nodeId: string, viaId: string): Promise<void> {
+    const pod = this.environment.podOf(nodeId);
+    const self = await this.self(pod);
+    if (self.id === nodeId) {
+      if (!self.flags.has('slave') && self.slots.length > 0) {
+        throw new TopologyError(`${pod.name} claims ${self.slots.length} slots again; not resetting it`, 'run again');
+      }
+      await withRetry(`${pod.name}: CLUSTER RESET HARD and FLUSHALL`, async () => {
+        const client = await this.environment.client(pod);
+        await call(client, 'CLUSTER', 'RESET', 'HARD');
+        await call(client, 'FLUSHALL');
+      });
+      this.environment.log.info(`${pod.name}: reset, now node ${(await this.self(pod)).id.slice(0, 8)} (was ${nodeId.slice(0, 8)})`);
+    }
+    await this.forgetEverywhere(nodeId);
+    await this.meet(nodeId, viaId);
+  }
+
   async replicate(nodeId: string, masterId: string): Promise<void> {
     const pod = this.environment.podOf(nodeId);
     const self = await this.self(pod);

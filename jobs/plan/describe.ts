@@ -19,6 +19,8 @@ export function describeStep(step: Step, view: ClusterView): string {
       return `join ${name(step.node)} to the cluster through ${name(step.via)}`;
     case 'makeEmptyMaster':
       return `turn replica ${name(step.node)} into an empty master (CLUSTER RESET SOFT, then meet ${name(step.via)})`;
+    case 'rejoinAsNew':
+      return `${name(step.node)}, which the cluster forgot, rejoins as a new node through ${name(step.via)} (CLUSTER RESET HARD, dropping its old keys; every pod forgets its old id)`;
     case 'migrate': {
       const total = step.moves.reduce((sum, move) => sum + move.slots.length, 0);
       const lines = step.moves.map((move) => `    ${move.slots.length} slots ${formatRanges(move.slots)}: ${name(move.from)} -> ${name(move.to)}`);

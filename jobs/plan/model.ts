@@ -116,6 +116,14 @@ export type Step =
   | { readonly kind: 'addSlots'; readonly node: string; readonly slots: readonly number[] }
   | { readonly kind: 'meet'; readonly node: string; readonly via: string }
   | { readonly kind: 'makeEmptyMaster'; readonly node: string; readonly via: string }
+  /**
+   * A pod the cluster forgot (removed, then back on its old volume without its preStop reset)
+   * rejoins under a new node id (CLUSTER RESET HARD, which empties it): for a minute after a
+   * CLUSTER FORGET the servers gossip the forgotten id to each other and drop it wherever it
+   * reappears, so the old id would come and go. The last kind of step in its round: later steps
+   * would name the old id.
+   */
+  | { readonly kind: 'rejoinAsNew'; readonly node: string; readonly via: string }
   | { readonly kind: 'migrate'; readonly moves: readonly SlotMove[] }
   | { readonly kind: 'replicate'; readonly node: string; readonly master: string }
   | { readonly kind: 'removeNode'; readonly node: string };

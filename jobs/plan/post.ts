@@ -13,6 +13,16 @@ export function planPost(context: PlanContext): void {
   const { desired, podCount, byId, membership, isMember, removed, survivors, working, steps, notes } = context;
   const slotsOf = (id: string) => ownedSlots(working, id);
   const joiners = survivors.filter((pod) => !membership.cluster.has(pod.ordinal));
+  // A joiner that knows members of the cluster, which do not know it, is one the cluster forgot: it
+  // rejoins under a new id, in a round of its own (the next round plans with the new id).
+  const clusterPods = context.view.pods.filter((pod) => membership.cluster.has(pod.ordinal));
+  const clusterIds = new Set(clusterPods.map((pod) => pod.id));
+  const forgotten = joiners.filter((pod) => pod.slots.length === 0 && pod.knows.some((id) => clusterIds.has(id)));
+  if (forgotten.length > 0) {
+    const rejoinVia = clusterPods.find((pod) => pod.ordinal < podCount) ?? clusterPods[0]!;
+    for (const pod of forgotten) steps.push({ kind: 'rejoinAsNew', node: pod.id, via: rejoinVia.id });
+    return;
+  }
   const chosen = chooseMasters(desired, working, survivors, isMember);
   const layout = planLayout(context, chosen);
   const masterIds = layout ? [...layout.masters] : chosen;

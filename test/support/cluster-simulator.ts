@@ -158,6 +158,17 @@ export function apply(cluster: SimCluster, steps: readonly Step[]): SimCluster {
         node.keys = new Map();
         break;
       }
+      case 'rejoinAsNew': {
+        const node = byId(step.node);
+        if (node.inCluster || node.owned.size > 0) fail(`rejoinAsNew on ${node.ordinal}, in the cluster or owning slots`);
+        node.id = `${node.id}-new`;
+        node.role = 'master';
+        node.masterId = null;
+        node.keys = new Map();
+        node.inCluster = true;
+        byId(step.via).inCluster = true;
+        break;
+      }
       case 'migrate': {
         const before = new Map(next.nodes.map((node) => [node.id, node.owned.size]));
         const lastTarget = new Map<string, SimNode>();

@@ -48,6 +48,10 @@ test('each kind of step in words, with pod names (and a short id for a node that
     [{ kind: 'meet', node: 'node02', via: 'node00' }, 'join pod 2 to the cluster through pod 0'],
     [{ kind: 'makeEmptyMaster', node: 'node01', via: 'node00' }, 'turn replica pod 1 into an empty master (CLUSTER RESET SOFT, then meet pod 0)'],
     [
+      { kind: 'rejoinAsNew', node: 'node01', via: 'node00' },
+      'pod 1, which the cluster forgot, rejoins as a new node through pod 0 (CLUSTER RESET HARD, dropping its old keys; every pod forgets its old id)',
+    ],
+    [
       {
         kind: 'migrate',
         moves: [

@@ -155,6 +155,27 @@ test('too many masters: the extra one is drained and becomes a replica', () => {
   ]);
 });
 
+test('pods the cluster forgot, back on their old volumes (one still a replica of a removed pod): they rejoin under new ids first, in a round of their own', () => {
+  const state = seed();
+  // Removed by an earlier shrink without their preStop reset: each still knows the cluster, which forgot them.
+  state.nodes.push(...cluster('m0', 'm0', 'm0', 'm0', 'm0', 'm0', 'fresh', 'fresh').nodes.slice(6));
+  state.nodes[7]!.role = 'replica';
+  state.nodes[7]!.masterId = 'gone0006';
+  const view = toView(state);
+  const returned = { ...view, pods: view.pods.map((pod) => (pod.ordinal >= 6 ? { ...pod, knows: ['node00', 'node01', 'gone0006'] } : pod)) };
+  const plan = planPhase(returned, { masters: 4, replicasPerMaster: 1 }, 'post');
+  assert.deepEqual(plan.steps, [
+    { kind: 'rejoinAsNew', node: 'node06', via: 'node00' },
+    { kind: 'rejoinAsNew', node: 'node07', via: 'node00' },
+  ]);
+  // The next round sees two new empty masters in the cluster and grows as for fresh pods.
+  const next = planPhase(toView(apply(state, plan.steps)), { masters: 4, replicasPerMaster: 1 }, 'post');
+  assert.deepEqual(
+    next.steps.map((step) => step.kind),
+    ['replicate', 'migrate'],
+  );
+});
+
 test('too few masters: a replica is turned into an empty master', () => {
   const state = cluster('m8192', 'r0', 'm8192', 'r2', 'r0', 'r2');
   const plan = planPhase(toView(state), { masters: 3, replicasPerMaster: 1 }, 'post');
