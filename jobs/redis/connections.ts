@@ -10,6 +10,8 @@ import { tlsFailure, tlsOptionsFor, type TlsSettings } from './tls';
 export class Connections {
   /** By pod ordinal, then `ordinal:index` for a pod's spare connections. */
   private readonly clients = new Map<string, Redis>();
+  /** Connections being made: callers that ask meanwhile share one (two would leave one open, keeping the process alive). */
+  private readonly connecting = new Map<string, Promise<Redis>>();
   private closed = false;
 
   /** With `tls`, every pod is reached over TLS and its certificate verified (jobs/redis/tls.ts). */
@@ -26,6 +28,14 @@ export class Connections {
     // maxRetriesPerRequest reconnects. Replacing it would strand them, and the run would hang.
     if (existing && existing.status !== 'end') return existing;
     if (existing) this.clients.delete(key);
+    const inFlight = this.connecting.get(key);
+    if (inFlight) return inFlight;
+    const connection = this.open(pod, connectTimeoutMs, key).finally(() => this.connecting.delete(key));
+    this.connecting.set(key, connection);
+    return connection;
+  }
+
+  private async open(pod: Pod, connectTimeoutMs: number, key: string): Promise<Redis> {
     const client = new Redis({
       host: pod.ip,
       port: pod.port,
@@ -55,6 +65,11 @@ export class Connections {
     } catch (error) {
       client.disconnect();
       throw connectionError(pod, lastError ?? error, this.tls);
+    }
+    if (this.closed) {
+      // closeAll ran while this one connected: it would outlive the program's end.
+      client.disconnect();
+      throw new Error('connections are closed: the program is exiting');
     }
     this.clients.set(key, client);
     return client;
