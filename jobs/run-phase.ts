@@ -22,6 +22,7 @@ import type { Log } from './progress';
 import type { Connections } from './redis/connections';
 import { describeServer, type ServerCapabilities, type ServerIdentity } from './redis/server';
 import type { Settings } from './settings';
+import { restoreLeftJoinTimeouts } from './execute/join-node-timeout';
 
 /** A plan still not empty after this many rounds means something else keeps changing the cluster. */
 const maxRounds = 4;
@@ -44,6 +45,7 @@ export async function runPhase(phase: PlanPhase, settings: Settings, pods: reado
   /** Masters that received keys this run, with their evicted_keys when the run began. */
   const receivers = new Map<string, number>();
   let firstView: ClusterView | undefined;
+  await restoreLeftJoinTimeouts(pods, connections, log, settings.dryRun);
   for (let round = 1; ; round++) {
     let observation = await observe(connections, pods, { countKeysPerSlot: true });
     // Slots the servers are still moving for an earlier run (killed, or a round that failed) must

@@ -92,6 +92,14 @@ export class Executor {
   }
 
   async run(): Promise<void> {
+    try {
+      await this.runSteps();
+    } finally {
+      await this.nodes.restoreJoinTimeouts();
+    }
+  }
+
+  private async runSteps(): Promise<void> {
     const steps = this.plan.steps;
     for (let index = 0; index < steps.length;) {
       const step = steps[index]!;
@@ -152,6 +160,8 @@ export class Executor {
         break;
       case 'migrate':
         await this.settle({ requireStateOk: true, requireEpochs: true });
+        // Every member reports ok, the joined masters too: their rejoin delay is behind them.
+        await this.nodes.restoreJoinTimeouts();
         for (const step of batch) if (step.kind === 'migrate') await this.migrate(step.moves);
         break;
       case 'replicate':

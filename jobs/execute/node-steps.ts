@@ -12,6 +12,7 @@ import type { Log } from '../progress';
 import { call, withRetry } from '../redis/command';
 import type { Connections } from '../redis/connections';
 import { isRedisError } from '../redis/errors';
+import { JoinNodeTimeouts } from './join-node-timeout';
 
 export interface NodeStepsEnvironment {
   readonly connections: Connections;
@@ -24,7 +25,16 @@ export interface NodeStepsEnvironment {
 }
 
 export class NodeSteps {
-  constructor(private readonly environment: NodeStepsEnvironment) {}
+  private readonly joinTimeouts: JoinNodeTimeouts;
+
+  constructor(private readonly environment: NodeStepsEnvironment) {
+    this.joinTimeouts = new JoinNodeTimeouts(environment);
+  }
+
+  /** Masters that joined get their cluster's node timeout back (see join-node-timeout.ts): once they report ok, or at the end. */
+  restoreJoinTimeouts(): Promise<void> {
+    return this.joinTimeouts.restore();
+  }
 
   private async self(pod: Pod) {
     return (await readPod(this.environment.connections, pod, { withInfo: false })).self;
@@ -106,12 +116,13 @@ export class NodeSteps {
    * epoch above a target that just claimed a window wins the window back; the target then
    * deletes the window's keys. As redis-cli --cluster create does, every pod of a new cluster
    * that still knows no other node gets a distinct epoch (its ordinal + 1) before any MEET.
+   * Returns whether the steps form a new cluster (false: they join an existing one).
    */
-  private async distinctEpochsForNewCluster(steps: ReadonlyArray<{ readonly node: string; readonly via: string }>): Promise<void> {
+  private async distinctEpochsForNewCluster(steps: ReadonlyArray<{ readonly node: string; readonly via: string }>): Promise<boolean> {
     const vias = [...new Set(steps.map((step) => step.via))].map((id) => this.environment.podOf(id));
     const viaReports = await Promise.all(vias.map((pod) => readPod(this.environment.connections, pod, { withInfo: false })));
     // A via that knows others or owns slots: an existing cluster, whose epochs are left alone.
-    if (viaReports.some((report) => report.entries.length > 1 || report.self.slots.length > 0)) return;
+    if (viaReports.some((report) => report.entries.length > 1 || report.self.slots.length > 0)) return false;
     const joiners = steps.map((step) => this.environment.podOf(step.node)).filter((pod) => !vias.includes(pod));
     const reports = [...viaReports, ...(await Promise.all(joiners.map((pod) => readPod(this.environment.connections, pod, { withInfo: false }))))];
     await Promise.all(
@@ -127,6 +138,7 @@ export class NodeSteps {
         });
       }),
     );
+    return true;
   }
 
   private async meet(nodeId: string, viaId: string): Promise<void> {
@@ -147,7 +159,10 @@ export class NodeSteps {
    * MEETs stay linear in the pods.
    */
   async meetAll(steps: ReadonlyArray<{ readonly node: string; readonly via: string }>): Promise<void> {
-    await this.distinctEpochsForNewCluster(steps);
+    if (!(await this.distinctEpochsForNewCluster(steps))) {
+      // Joining an existing cluster: each joiner, a master until told otherwise, with a short rejoin delay.
+      await Promise.all(steps.map((step) => this.joinTimeouts.shorten(this.environment.podOf(step.node), this.environment.podOf(step.via))));
+    }
     for (const step of steps) await this.meet(step.node, step.via);
     const joiners = steps.map((step) => this.environment.podOf(step.node));
     const earlier = new Set(joiners.map((pod) => pod.ordinal));
@@ -180,6 +195,7 @@ export class NodeSteps {
           await call(client, 'FLUSHALL');
         });
       }
+      await this.joinTimeouts.shorten(pod, via);
       await withRetry(`${pod.name}: CLUSTER MEET ${via.ip} ${via.port}`, async () => {
         await call(await this.environment.client(pod), 'CLUSTER', 'MEET', via.ip, via.port);
       });
@@ -206,6 +222,7 @@ export class NodeSteps {
       this.environment.log.info(`${pod.name}: reset, now node ${(await this.self(pod)).id.slice(0, 8)} (was ${nodeId.slice(0, 8)})`);
     }
     await this.forgetEverywhere(nodeId);
+    await this.joinTimeouts.shorten(pod, this.environment.podOf(viaId));
     await this.meet(nodeId, viaId);
   }
 

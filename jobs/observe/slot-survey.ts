@@ -105,14 +105,19 @@ export async function surveySlots(client: Redis, pod: Pod, keysBySlot: ReadonlyM
 
 /** The node's cluster-node-timeout in ms (the failure detection the migration must stay under). */
 export async function nodeTimeoutMs(client: Redis): Promise<number> {
+  // CONFIG renamed or refused: assume Redis's default.
+  return (await readNodeTimeoutMs(client)) ?? 15_000;
+}
+
+/** The node's cluster-node-timeout in ms; undefined when CONFIG is refused or renamed. */
+export async function readNodeTimeoutMs(client: Redis): Promise<number | undefined> {
   try {
     const reply = (await call(client, 'CONFIG', 'GET', 'cluster-node-timeout')) as string[];
     const value = Number(reply[1]);
-    if (Number.isFinite(value) && value > 0) return value;
+    return Number.isFinite(value) && value > 0 ? value : undefined;
   } catch {
-    // CONFIG renamed or refused: assume Redis's default.
+    return undefined;
   }
-  return 15_000;
 }
 
 /** The survey of every slot the plan's migrate steps move, each measured on its source. */

@@ -7,6 +7,7 @@ import { assertClusterShape, ordinalOf, readClusterNodes, slotRanges, slotsByAdd
 import { assertAllKeys, type KeySet } from '../support/keyspace.js';
 import { describeRun, runTopology, runTopologyOk, topologyArgs } from '../support/topology-cli.js';
 import { bootstrapSeedCluster } from '../support/seed-cluster.js';
+import { configGet, configSet } from '../support/node-info.js';
 
 const pods = new LocalRedisPods({ subnet: 42 });
 const keys: KeySet = { prefix: 'replicas', count: 5_000 };
@@ -135,4 +136,15 @@ test('4e. a key left on a master in a slot it does not own is found: afterwards 
   assert.equal(await pods.clusterCheck(0).then((check) => check.ok), true);
   await assertClusterShape(pods, { masters: 3, replicasPerMaster: 1 });
   await assertAllKeys(pods, keys);
+});
+
+test("4f. a pod left with the short node timeout a killed grow gives joining masters gets the cluster's back on the next run (a dry run only says so)", async () => {
+  // What a Job killed between a master's join and its cluster_state:ok leaves (jobs/execute/join-node-timeout.ts).
+  await configSet(pods, [4], 'cluster-node-timeout', '501');
+  const dryRun = await runTopologyOk([...topologyArgs({ phase: 'post', masters: 3, replicasPerMaster: 1, pods: pods.addresses(6) }), '--dry-run']);
+  assert.match(dryRun.stdout, /pods 4 still run with the short node timeout .* sets it back to 5000 ms/, describeRun(dryRun));
+  assert.deepEqual(await configGet(pods, [4], 'cluster-node-timeout'), ['501'], 'a dry run changed the timeout');
+  const run = await runTopologyOk(topologyArgs({ phase: 'post', masters: 3, replicasPerMaster: 1, pods: pods.addresses(6) }));
+  assert.match(run.stdout, /pods 4: cluster-node-timeout back to 5000 ms/, describeRun(run));
+  assert.deepEqual(await configGet(pods, range(6), 'cluster-node-timeout'), Array(6).fill('5000'));
 });

@@ -7,6 +7,7 @@ import { LocalRedisPods } from '../support/redis-pods.js';
 import { assertClusterShape, ordinalOf, readClusterNodes, slotsByAddress } from '../support/cluster-view.js';
 import { assertAllKeys, bulkClient, keysOnMasters, loadKeys, type KeySet } from '../support/keyspace.js';
 import { ensureBundle, runTopologyOk, topologyArgs } from '../support/topology-cli.js';
+import { configGet } from '../support/node-info.js';
 
 const pods = new LocalRedisPods({ subnet: 41 });
 const keys: KeySet = { prefix: 'seed', count: 20_000, valueSize: 64 };
@@ -99,6 +100,8 @@ test('2. grow: pods 6 and 7 join as the 4th shard, a quarter of the slots move, 
 
   await assertAllKeys(pods, keys);
   assert.equal(await keysOnMasters(pods, [0, 1, 2, 3, 4, 5, 6, 7]), keys.count, 'keys on masters (none lost, none duplicated)');
+  // The joining masters' short node timeout (for their rejoin delay) is gone again.
+  assert.deepEqual(await configGet(pods, [0, 1, 2, 3, 4, 5, 6, 7], 'cluster-node-timeout'), Array(8).fill('5000'));
 });
 
 test('3. shrink: pre empties and forgets pods 6 and 7, they are removed, post rebalances 3 masters', async () => {

@@ -31,3 +31,19 @@ export async function configSet(pods: LocalRedisPods, ordinals: number[], name: 
     }
   }
 }
+
+/** CONFIG GET name on each of these pods, in order. */
+export async function configGet(pods: LocalRedisPods, ordinals: number[], name: string): Promise<string[]> {
+  const values: string[] = [];
+  for (const ordinal of ordinals) {
+    const client = pods.connect(ordinal);
+    client.on('error', () => {});
+    try {
+      const reply = (await client.config('GET', name)) as string[];
+      values.push(reply[1] ?? '');
+    } finally {
+      client.disconnect();
+    }
+  }
+  return values;
+}
