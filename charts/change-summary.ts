@@ -164,7 +164,9 @@ export function summarizeChanges(previous: ManifestFiles, next: ManifestFiles, o
       lines.push('no hash slots move');
     }
   } else if (previousShape) {
-    lines.push(`StatefulSet ${previousShape.statefulSetName} -> ${nextShape.statefulSetName}: a new cluster; the old one's objects are no longer in dist/`);
+    lines.push(
+      `StatefulSet ${previousShape.statefulSetName} -> ${nextShape.statefulSetName}: a new cluster; the old one's objects are no longer in ${outdirLabel}/`,
+    );
   }
 
   const replacement = statefulSetReplacement(previous, next);

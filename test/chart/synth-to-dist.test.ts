@@ -92,6 +92,11 @@ describe('npm run synth', () => {
     const same = synthToDist({ props: { ...SEED_PROPS, masters: 3 }, outdir, topologyBundle: FAKE_BUNDLE });
     assert.equal(same.changed, false);
     assert.match(same.summary[0], /^no changes/);
+    const renamed = synthToDist({ props: { ...SEED_PROPS, statefulSetName: 'cache' }, outdir, topologyBundle: FAKE_BUNDLE });
+    assert.ok(
+      renamed.summary.includes(`StatefulSet redis-cluster -> cache: a new cluster; the old one's objects are no longer in ${outdir}/`),
+      renamed.summary.join('\n'),
+    );
   });
 
   it('refuses a change Kubernetes will not make on the live StatefulSet, with the steps that work, unless allowed', () => {
