@@ -11,6 +11,9 @@
 //     keys go back to the source, which still has the slot MIGRATING when the repair begins.
 // (e) a killed run can leave a Valkey replica showing a slot open its master never opened: a run
 //     refused for memory closes that too before it stops.
+// (f) allkeys-lru with room enough at the start, maxmemory lowered under the run (as clients
+//     writing to pod 6 meanwhile would fill it): pod 6 evicts keys while it receives, and the run,
+//     which has the shape, must not exit 0; it names pod 6 and the count.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalRedisPods } from '../support/redis-pods.js';
@@ -276,6 +279,38 @@ test('(e) a replica left showing a slot open that its master never opened: a run
     await assertNoOpenSlot(pods, run);
     assert.equal(await keysOnMasters(pods, all), keys.count);
     await assertAllKeys(pods, keys);
+  } finally {
+    await pods.destroy();
+  }
+});
+
+test('(f) an evicting receiver that evicts keys during the run: the run ends non-zero naming the pod and the count, no slot left open', async () => {
+  const keys: KeySet = { prefix: 'evicting', count: 60_000, valueSize: 300 };
+  const { pods, growArgs } = await startCluster(keys);
+  try {
+    await configSet(pods, [6], 'maxmemory-policy', 'allkeys-lru');
+    const slowGrow = [...growArgs, '--max-keys-per-second', '3000'];
+    let squeezedAt = 0;
+    const run = await runActingOn(slowGrow, /migrating: \d+\/\d+ slots/, async () => {
+      squeezedAt = await usedMemory(pods, 6);
+      await configSet(pods, [6], 'maxmemory', String(squeezedAt + 256 * 1024));
+    });
+    const output = run.stdout + run.stderr;
+    const evicted = (await evictedKeys(pods)).get(6)!;
+    console.log(
+      `(f) maxmemory of pod 6 set to ${mebibytes(squeezedAt)} + 256 KiB mid-way, ${evicted} keys evicted there; exit ${run.code} in ${run.durationMs} ms: ${output.split('\n').find((line) => / ERROR /.test(line)) ?? '(no ERROR line)'}`,
+    );
+    assert.ok(evicted > 0, `pod 6 evicted nothing, so the case was not made: ${describeRun(run)}`);
+    assert.equal(run.timedOut, false, describeRun(run));
+    assert.notEqual(run.code, 0, `keys were evicted on a receiver, yet the run exited 0: ${describeRun(run)}`);
+    assert.match(
+      output,
+      new RegExp(
+        `keys were evicted on masters that received slots during the run.*pod 6 \\(${pods.hostOf(6).replaceAll('.', '\\.')}:\\d+\\) evicted \\d+ keys \\(maxmemory-policy allkeys-lru\\)`,
+      ),
+      describeRun(run),
+    );
+    await assertNoOpenSlot(pods, run);
   } finally {
     await pods.destroy();
   }
