@@ -15,6 +15,12 @@ import type { Connections } from '../redis/connections';
 /** The rejoin delay's floor is 500 ms; the extra millisecond marks a node the program set. */
 export const joinNodeTimeoutMs = 501;
 
+/** What setting a pod's timeout needs: its connection, and a log for what fails. */
+interface TimeoutEnvironment {
+  client(pod: Pod): Promise<Redis>;
+  readonly log: Log;
+}
+
 interface Shortened {
   readonly pod: Pod;
   readonly restoreTo: number;
@@ -25,7 +31,7 @@ export class JoinNodeTimeouts {
   private readonly shortened = new Map<number, Shortened>();
   private refused = false;
 
-  constructor(private readonly environment: { client(pod: Pod): Promise<Redis>; readonly log: Log }) {}
+  constructor(private readonly environment: TimeoutEnvironment) {}
 
   /** Before `joiner` is met through `via`, a cluster member: the joiner takes the short timeout, to get `via`'s back. */
   async shorten(joiner: Pod, via: Pod): Promise<void> {
@@ -53,7 +59,7 @@ export class JoinNodeTimeouts {
   }
 }
 
-async function setNodeTimeout(pod: Pod, timeoutMs: number, environment: { client(pod: Pod): Promise<Redis>; readonly log: Log }): Promise<void> {
+async function setNodeTimeout(pod: Pod, timeoutMs: number, environment: TimeoutEnvironment): Promise<void> {
   try {
     await call(await environment.client(pod), 'CONFIG', 'SET', 'cluster-node-timeout', timeoutMs);
   } catch (error) {
@@ -86,6 +92,6 @@ export async function restoreLeftJoinTimeouts(pods: readonly Pod[], connections:
     return;
   }
   log.info(`pods ${names}: cluster-node-timeout back to ${common} ms (an interrupted run left the one it gives joining masters)`);
-  const environment = { client: (pod: Pod) => connections.client(pod), log };
+  const environment: TimeoutEnvironment = { client: (pod) => connections.client(pod), log };
   await Promise.all(left.map((pod) => setNodeTimeout(pod, common, environment)));
 }

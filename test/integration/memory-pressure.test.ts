@@ -64,6 +64,19 @@ async function runActingOn(args: string[], trigger: RegExp, action: (running: Re
   return run;
 }
 
+/**
+ * The grow under a rate cap (which stretches the migration to a few seconds), with pod 6's maxmemory
+ * lowered to 256 KiB above what it uses once keys start moving. Returns the run and that usage.
+ */
+async function growSqueezingPod6(pods: LocalRedisPods, growArgs: string[]): Promise<{ run: TopologyRun; squeezedAt: number }> {
+  let squeezedAt = 0;
+  const run = await runActingOn([...growArgs, '--max-keys-per-second', '3000'], /migrating: \d+\/\d+ slots/, async () => {
+    squeezedAt = await usedMemory(pods, 6);
+    await configSet(pods, [6], 'maxmemory', String(squeezedAt + 256 * 1024));
+  });
+  return { run, squeezedAt };
+}
+
 async function assertNoOpenSlot(pods: LocalRedisPods, run: TopologyRun, ordinals = all): Promise<void> {
   const open = await openSlotsAnywhere(pods, ordinals);
   assert.deepEqual(open, [], `slots left open after the run: ${open.slice(0, 10).join(', ')}\n${describeRun(run)}`);
@@ -128,14 +141,7 @@ test('(b) a noeviction receiver runs out of memory mid-way: the run says so, no 
   const keys: KeySet = { prefix: 'oom', count: 60_000, valueSize: 300 };
   const { pods, growArgs } = await startCluster(keys);
   try {
-    // A rate cap stretches the migration to a few seconds, so memory can run out in the middle.
-    const slowGrow = [...growArgs, '--max-keys-per-second', '3000'];
-    let squeezedAt = 0;
-    const run = await runActingOn(slowGrow, /migrating: \d+\/\d+ slots/, async () => {
-      const used = await usedMemory(pods, 6);
-      await configSet(pods, [6], 'maxmemory', String(used + 256 * 1024));
-      squeezedAt = used;
-    });
+    const { run, squeezedAt } = await growSqueezingPod6(pods, growArgs);
     const output = run.stdout + run.stderr;
     console.log(
       `(b) maxmemory of pod 6 set to ${mebibytes(squeezedAt)} + 256 KiB mid-way; exit ${run.code} in ${run.durationMs} ms: ${output.split('\n').find((line) => / ERROR /.test(line)) ?? '(no ERROR line)'}`,
@@ -289,12 +295,7 @@ test('(f) an evicting receiver that evicts keys during the run: the run ends non
   const { pods, growArgs } = await startCluster(keys);
   try {
     await configSet(pods, [6], 'maxmemory-policy', 'allkeys-lru');
-    const slowGrow = [...growArgs, '--max-keys-per-second', '3000'];
-    let squeezedAt = 0;
-    const run = await runActingOn(slowGrow, /migrating: \d+\/\d+ slots/, async () => {
-      squeezedAt = await usedMemory(pods, 6);
-      await configSet(pods, [6], 'maxmemory', String(squeezedAt + 256 * 1024));
-    });
+    const { run, squeezedAt } = await growSqueezingPod6(pods, growArgs);
     const output = run.stdout + run.stderr;
     const evicted = (await evictedKeys(pods)).get(6)!;
     console.log(
