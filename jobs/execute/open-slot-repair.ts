@@ -70,6 +70,14 @@ export async function repairOpenSlot(fix: OpenSlotRepair, environment: RepairEnv
           if (!isRedisError(error, 'keysRemain', 'notMaster')) throw error;
         }
       });
+      // A node holding keys of a slot it neither owns nor imports (a replica promoted while its
+      // master imported the slot: Redis does not pass the flag on) answers MOVED to MIGRATE, even
+      // after ASKING: importing the slot from the owner lets its keys be read and moved.
+      if (!fix.flagged.includes(id) && !fix.extraOwners.includes(id)) {
+        await withRetry(`slot ${slot}: opening it on ${pod.name} to move its keys`, async () => {
+          await call(await environment.client(pod), 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', fix.owner);
+        });
+      }
       await migrator.drainSlot(pod, owner, slot);
       await withRetry(`slot ${slot}: closing it on ${pod.name}`, async () => {
         await call(await environment.client(pod), 'CLUSTER', 'SETSLOT', slot, 'STABLE');

@@ -138,6 +138,47 @@ test('4e. a key left on a master in a slot it does not own is found: afterwards 
   await assertAllKeys(pods, keys);
 });
 
+test('4e2. keys on a master that neither owns nor imports their slot, the owner holding more of it (a replica promoted mid-import): they go to the owner', async () => {
+  const masters = (await readClusterNodes(pods, 0)).filter((entry) => entry.role === 'master');
+  const probe = pods.connect(0);
+  const tag = '{stranded-minority}';
+  const slot = Number(await probe.call('CLUSTER', 'KEYSLOT', tag));
+  probe.disconnect();
+  const owner = masters.find((entry) => entry.slots.includes(slot))!;
+  const holder = masters.find((entry) => entry !== owner)!;
+  const ownerClient = pods.connect(ordinalOf(pods, owner.address));
+  const holderClient = pods.connect(ordinalOf(pods, holder.address));
+  try {
+    for (const index of [1, 2, 3]) await ownerClient.set(`${tag}:owner:${index}`, `owner value ${index}`);
+    // What the holder is left with when its master imported a key and died: it has the key, and
+    // (Redis never passes migration flags to replicas) no flag for the slot.
+    await holderClient.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', owner.id);
+    await holderClient.call('ASKING');
+    await holderClient.set(`${tag}:holder`, 'holder value');
+    await holderClient.call('CLUSTER', 'SETSLOT', String(slot), 'STABLE');
+    assert.equal(Number(await holderClient.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot))), 1, 'the holder has the key');
+    // Its replica too, once it has caught up: otherwise it would bring the key back on a failover.
+    await holderClient.call('WAIT', '1', '5000');
+
+    const run = await runTopologyOk(topologyArgs({ phase: 'post', masters: 3, replicasPerMaster: 1, pods: pods.addresses(6) }));
+    assert.match(run.stdout, new RegExp(`slot ${slot} is open on pod \\d+ \\([^)]*\\): moving its keys to the owner`), describeRun(run));
+    assert.equal(Number(await holderClient.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot))), 0, 'the holder keeps no key of the slot');
+    assert.deepEqual(
+      await ownerClient.mget(`${tag}:owner:1`, `${tag}:owner:2`, `${tag}:owner:3`, `${tag}:holder`),
+      ['owner value 1', 'owner value 2', 'owner value 3', 'holder value'],
+      'the owner has every key, with its value',
+    );
+    const after = (await readClusterNodes(pods, 0)).find((entry) => entry.slots.includes(slot))!;
+    assert.equal(after.id, owner.id, 'the slot stays with its owner');
+    await ownerClient.del(`${tag}:owner:1`, `${tag}:owner:2`, `${tag}:owner:3`, `${tag}:holder`);
+  } finally {
+    ownerClient.disconnect();
+    holderClient.disconnect();
+  }
+  assert.equal(await pods.clusterCheck(0).then((check) => check.ok), true);
+  await assertAllKeys(pods, keys);
+});
+
 test("4f. a pod left with the short node timeout a killed grow gives joining masters gets the cluster's back on the next run (a dry run only says so)", async () => {
   // What a Job killed between a master's join and its cluster_state:ok leaves (jobs/execute/join-node-timeout.ts).
   await configSet(pods, [4], 'cluster-node-timeout', '501');
