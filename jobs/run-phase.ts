@@ -117,8 +117,9 @@ export async function runPhase(phase: PlanPhase, settings: Settings, pods: reado
       }
       // A node failed over or restarted under the run: read the cluster again and plan from there.
       log.warn(`${phase}: round ${round} stopped: ${describeError(error)}; reading the cluster again`);
-      await connections.waitUntilAnswering(pods, Math.min(settings.convergeTimeoutMs, recoveryWaitMs), log).catch(() => {
-        throw error;
+      await connections.waitUntilAnswering(pods, Math.min(settings.convergeTimeoutMs, recoveryWaitMs), log).catch((silent: unknown) => {
+        // Which pod is gone, and what it stopped: both, so the operator knows where to look.
+        throw new TopologyError(`${describeError(error)}; ${describeError(silent)}`, silent instanceof TopologyError ? silent.hint : error.hint);
       });
     }
   }

@@ -81,7 +81,7 @@ export async function surveySlots(client: Redis, pod: Pod, keysBySlot: ReadonlyM
       if (isRedisError(error, 'authentication')) throw connectionError(pod, error);
       // Keys in a slot this node neither owns nor imports (stranded ones) cannot be read by a
       // script: the slot is moved unmeasured, in batches that shrink if one takes too long.
-      if (isRedisError(error, 'keyNotLocal', 'transient')) {
+      if (isRedisError(error, 'keyNotLocal', 'transient', 'connectionLost')) {
         survey.set(slot, { keys, measuredKeys: 0, bytes: 0, largeKeys: [], largeKeyNames: [] });
         return;
       }

@@ -21,6 +21,14 @@ export interface RetryOptions {
 }
 
 /**
+ * Tries at most, when the pod itself does not answer (each try already waits out ioredis's own
+ * reconnects, about 0.6-1.5 s). A pod that went away is waited for once, by the round that
+ * failed (run-phase.ts), and the run re-plans from what it finds: retrying every command
+ * against it would hold the run, and the Job, for half a minute before that wait even began.
+ */
+const connectionAttempts = 3;
+
+/**
  * Runs `operation`, retrying transient failures with backoff (100 ms doubling to 3 s). A failure
  * that is not transient, or the last one, becomes a TopologyError naming `what`; a TopologyError
  * thrown inside passes through unchanged.
@@ -34,10 +42,11 @@ export async function withRetry<T>(what: string, operation: () => Promise<T>, op
     } catch (error) {
       if (error instanceof TopologyError) throw error;
       const message = describeError(error);
-      if (!isRetryable(error) || attempt >= attempts) {
+      const limit = isRedisError(error, 'connectionLost') ? Math.min(attempts, connectionAttempts) : attempts;
+      if (!isRetryable(error) || attempt >= limit) {
         throw new TopologyError(`${what} failed: ${message}`, 'run again: the program resumes where it stopped');
       }
-      if (attempt >= 3) options.log?.warn(`${what}: ${message}; retrying (attempt ${attempt + 1}/${attempts})`);
+      if (attempt >= 3) options.log?.warn(`${what}: ${message}; retrying (attempt ${attempt + 1}/${limit})`);
       await sleep(delay);
       delay = Math.min(delay * 2, 3000);
     }

@@ -6,8 +6,10 @@ export type RedisErrorKind =
   | 'authentication'
   /** The server is loading its data set (a replica after its first sync, a restart). */
   | 'loading'
-  /** Worth another try: TRYAGAIN, CLUSTERDOWN, BUSY, MASTERDOWN, I/O errors, a dropped or timed-out connection. */
+  /** A reply worth another try: TRYAGAIN, CLUSTERDOWN, BUSY, MASTERDOWN, IOERR (MIGRATE's target). */
   | 'transient'
+  /** The pod itself did not answer: connection refused, dropped or timed out, or ioredis gave up reconnecting. */
+  | 'connectionLost'
   /** CLUSTER SETSLOT IMPORTING on the node that already owns the slot. */
   | 'alreadyOwner'
   /** CLUSTER SETSLOT MIGRATING on a node that does not own the slot. */
@@ -47,14 +49,12 @@ const patterns: ReadonlyArray<readonly [RedisErrorKind, RegExp]> = [
   ['configEpochRefused', /assign a config epoch only|config epoch is already non-zero/i],
   ['slotNotAssigned', /already unassigned|not assigned/i],
   ['unknownCommand', /unknown command|unknown subcommand|Unknown CLUSTER subcommand/i],
-  [
-    'transient',
-    /TRYAGAIN|IOERR|CLUSTERDOWN|BUSY |ETIMEDOUT|ECONNRESET|ECONNREFUSED|EPIPE|EHOSTUNREACH|Connection is closed|Command timed out|MASTERDOWN|Reached the max retries/i,
-  ],
+  ['transient', /TRYAGAIN|IOERR|CLUSTERDOWN|BUSY |MASTERDOWN/i],
+  ['connectionLost', /ETIMEDOUT|ECONNRESET|ECONNREFUSED|EPIPE|EHOSTUNREACH|Connection is closed|Command timed out|Reached the max retries/i],
 ];
 
 /** Error codes of a connection that dropped or timed out. */
-const transientCodes = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+const connectionCodes = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
 
 /**
  * A condition the program found itself that is worth another try (keys appeared in a slot being
@@ -69,14 +69,21 @@ export class RetryableError extends Error {
 
 export function redisErrorKind(error: unknown): RedisErrorKind {
   if (error instanceof RetryableError) return 'transient';
-  // EXECABORT hides why: ioredis keeps the queued commands' own errors beside it.
+  // EXECABORT hides why: ioredis keeps the queued commands' own errors beside it. Only those are
+  // looked at, not theirs: when the connection drops, ioredis fails the queued commands and the
+  // transaction with one error object, which then lists itself (following it overflowed the stack).
   const previous = (error as { previousErrors?: unknown[] } | null)?.previousErrors;
-  if (Array.isArray(previous) && previous.some((cause) => redisErrorKind(cause) === 'outOfMemory')) return 'outOfMemory';
+  if (Array.isArray(previous) && previous.some((cause) => cause !== error && replyKind(cause) === 'outOfMemory')) return 'outOfMemory';
+  return replyKind(error);
+}
+
+/** The kind by the message (or the connection error code) alone. */
+function replyKind(error: unknown): RedisErrorKind {
   const message = describeError(error);
   for (const [kind, pattern] of patterns) if (pattern.test(message)) return kind;
   // Node names a dropped connection by its code whatever the message says ("socket hang up", TLS errors).
   const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && transientCodes.has(code)) return 'transient';
+  if (typeof code === 'string' && connectionCodes.has(code)) return 'connectionLost';
   return 'other';
 }
 
@@ -84,7 +91,7 @@ export function isRedisError(error: unknown, ...kinds: readonly RedisErrorKind[]
   return kinds.includes(redisErrorKind(error));
 }
 
-/** Whether another try may succeed: transient failures, and a server still loading its data. */
+/** Whether another try may succeed: transient replies, a lost connection, a server still loading its data. */
 export function isRetryable(error: unknown): boolean {
-  return isRedisError(error, 'transient', 'loading');
+  return isRedisError(error, 'transient', 'connectionLost', 'loading');
 }

@@ -29,7 +29,7 @@ test('withRetry retries transient errors with growing waits, then succeeds', asy
   const operation = failing(
     new ReplyError('TRYAGAIN Multiple keys request during rehashing of slot'),
     new ReplyError('CLUSTERDOWN The cluster is down'),
-    new Error('Connection is closed.'),
+    new ReplyError('IOERR error or timeout writing to target instance'),
   );
   const started = performance.now();
   assert.equal(await withRetry('SETSLOT 5 NODE', operation, { log }), 'done');
@@ -38,7 +38,24 @@ test('withRetry retries transient errors with growing waits, then succeeds', asy
   // Waits of 100, 200 and 400 ms.
   assert.ok(elapsed >= 650 && elapsed < 3000, `took ${elapsed.toFixed(0)} ms, expected about 700`);
   // The first two retries are quiet; from the third on, each is logged.
-  assert.deepEqual(log.warnings, ['SETSLOT 5 NODE: Connection is closed.; retrying (attempt 4/10)']);
+  assert.deepEqual(log.warnings, ['SETSLOT 5 NODE: IOERR error or timeout writing to target instance; retrying (attempt 4/10)']);
+});
+
+test('withRetry: a pod that does not answer is tried 3 times, not 10: the round that fails waits for it once', async () => {
+  const lost = () => new Error('Reached the max retries per request limit (which is 2). Refer to "maxRetriesPerRequest" option for details.');
+  const operation = failing(...Array.from({ length: 10 }, lost));
+  await assert.rejects(withRetry('pod 6: SETSLOT 5 IMPORTING', operation), (error: unknown) => {
+    assert.ok(error instanceof TopologyError);
+    assert.match(error.message, /^pod 6: SETSLOT 5 IMPORTING failed: Reached the max retries per request limit/);
+    return true;
+  });
+  assert.equal(operation.calls, 3);
+  // A pod that answers again within those tries is fine.
+  assert.equal(await withRetry('PING', failing(lost(), new Error('Connection is closed.'))), 'done');
+  // A lower limit still wins.
+  const once = failing(lost(), lost());
+  await assert.rejects(withRetry('PING', once, { attempts: 1 }));
+  assert.equal(once.calls, 1);
 });
 
 test('withRetry: LOADING and RetryableError are retried too', async () => {

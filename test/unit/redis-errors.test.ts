@@ -47,7 +47,7 @@ test('EXECABORT is out of memory when ioredis says a queued command was refused 
   assert.equal(redisErrorKind(aborted()), 'transactionAborted');
 });
 
-test('dropped and timed-out connections are transient', () => {
+test('dropped, refused and timed-out connections are a lost connection, and retryable', () => {
   const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', errno: -104, syscall: 'read' });
   const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:6379'), { code: 'ECONNREFUSED' });
   for (const error of [
@@ -59,13 +59,21 @@ test('dropped and timed-out connections are transient', () => {
     new Error('write EPIPE'),
     new Error('Reached the max retries per request limit (which is 2). Refer to "maxRetriesPerRequest" option for details.'),
   ]) {
-    assert.equal(redisErrorKind(error), 'transient', error.message);
+    assert.equal(redisErrorKind(error), 'connectionLost', error.message);
     assert.equal(isRetryable(error), true, error.message);
   }
 });
 
-test('an error whose code says the connection dropped is transient whatever its message', () => {
-  assert.equal(redisErrorKind(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })), 'transient');
+test('an error whose code says the connection dropped is a lost connection whatever its message', () => {
+  assert.equal(redisErrorKind(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })), 'connectionLost');
+});
+
+test('a transaction failed by a dropped connection lists its own error among the earlier ones: classified, not followed forever', () => {
+  // ioredis fails every queued command and EXEC with one error object, then puts the commands' errors on EXEC's.
+  const closed = new Error('Connection is closed.') as Error & { previousErrors?: unknown[] };
+  closed.previousErrors = [closed, closed];
+  assert.equal(redisErrorKind(closed), 'connectionLost');
+  assert.equal(isRetryable(closed), true);
 });
 
 test("the program's own RetryableError is transient; anything unknown is other", () => {
