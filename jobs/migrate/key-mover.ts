@@ -117,7 +117,7 @@ export class KeyMover {
         // target is gone (then smaller batches fail the same way, only slower).
         if (batch > 10 && !(error instanceof Refusal) && (await this.answers(target))) {
           batch = Math.max(10, Math.floor(batch / 4));
-          this.environment.log.warn(`${where}: ${describeError(error)}; retrying with ${batch} keys per MIGRATE`);
+          this.environment.log.warn(`${describeError(error)}; retrying with ${batch} keys per MIGRATE`);
           continue;
         }
         throw error;
