@@ -21,7 +21,7 @@ export interface RetryOptions {
 }
 
 /**
- * Tries at most, when the pod itself does not answer (each try already waits out ioredis's own
+ * At most this many tries when the pod itself does not answer (each try already waits out ioredis's own
  * reconnects, about 0.6-1.5 s). A pod that went away is waited for once, by the round that
  * failed (run-phase.ts), and the run re-plans from what it finds: retrying every command
  * against it would hold the run, and the Job, for half a minute before that wait even began.
