@@ -40,10 +40,19 @@ interface PhaseContext {
 
 export async function runPhase(phase: PlanPhase, settings: Settings, pods: readonly Pod[], connections: Connections, log: Log): Promise<void> {
   const context: PhaseContext = { phase, settings, pods, connections, log };
-  const started = Date.now();
-  const desiredPods = pods.slice(0, desiredPodCount(settings));
   /** Masters that received keys this run, with their evicted_keys when the run began. */
   const receivers = new Map<string, number>();
+  try {
+    await runRounds(context, receivers);
+  } catch (error) {
+    throw await withEvictions(context, receivers, error);
+  }
+}
+
+async function runRounds(context: PhaseContext, receivers: Map<string, number>): Promise<void> {
+  const { phase, settings, pods, connections, log } = context;
+  const started = Date.now();
+  const desiredPods = pods.slice(0, desiredPodCount(settings));
   let firstView: ClusterView | undefined;
   await restoreLeftJoinTimeouts(pods, connections, log, settings.dryRun);
   for (let round = 1; ; round++) {
@@ -167,6 +176,34 @@ async function closeOpenSlots(context: PhaseContext): Promise<void> {
   }
 }
 
+/**
+ * A run that fails for another reason (a receiver out of memory, a pod gone) may have lost keys
+ * to eviction on the way: that is said first, since raising memory and running again cannot
+ * bring them back. Best effort: if the cluster cannot be read now, the first error stands.
+ */
+async function withEvictions(context: PhaseContext, receivers: ReadonlyMap<string, number>, error: unknown): Promise<unknown> {
+  if (receivers.size === 0 || error instanceof KeysEvicted) return error;
+  try {
+    checkNoEvictions(receivers, (await observe(context.connections, context.pods, { countKeysPerSlot: false })).view);
+  } catch (evicted) {
+    if (evicted instanceof KeysEvicted) {
+      return new KeysEvicted(
+        `${evicted.message}; the run also stopped: ${describeError(error)}`,
+        'check the data (evicted keys cannot be brought back); raise maxmemory or add masters, then run again: open slots are closed first',
+      );
+    }
+  }
+  return error;
+}
+
+/** Keys evicted on masters that received keys during the run. */
+class KeysEvicted extends Refusal {
+  constructor(message: string, hint = 'the cluster has its shape; raise maxmemory or add masters, and check the data (evicted keys cannot be brought back)') {
+    super(message, hint);
+    this.name = 'KeysEvicted';
+  }
+}
+
 /** Keys evicted on a master that received keys this run: some may be the moved ones, so the run fails. */
 function checkNoEvictions(receivers: ReadonlyMap<string, number>, view: ClusterView): void {
   const evicting = [...receivers].flatMap(([id, before]) => {
@@ -174,10 +211,7 @@ function checkNoEvictions(receivers: ReadonlyMap<string, number>, view: ClusterV
     return pod && pod.evictedKeys > before ? [`${pod.name} evicted ${pod.evictedKeys - before} keys (maxmemory-policy ${pod.maxMemoryPolicy})`] : [];
   });
   if (evicting.length > 0) {
-    throw new Refusal(
-      `keys were evicted on masters that received slots during the run, so some data may be lost: ${evicting.join('; ')}`,
-      'the cluster has its shape; raise maxmemory or add masters, and check the data (evicted keys cannot be brought back)',
-    );
+    throw new KeysEvicted(`keys were evicted on masters that received slots during the run, so some data may be lost: ${evicting.join('; ')}`);
   }
 }
 
