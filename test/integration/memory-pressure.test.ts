@@ -12,8 +12,8 @@
 // (e) a killed run can leave a Valkey replica showing a slot open its master never opened: a run
 //     refused for memory closes that too before it stops.
 // (f) allkeys-lru with room enough at the start, maxmemory lowered under the run (as clients
-//     writing to pod 6 meanwhile would fill it): pod 6 evicts keys while it receives, and the run,
-//     which has the shape, must not exit 0; it names pod 6 and the count.
+//     writing to pod 6 meanwhile would fill it): pod 6 evicts keys while it receives, and the run
+//     must not exit 0; it names pod 6 and the count first, also when pod 6 ran out of memory too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalRedisPods } from '../support/redis-pods.js';

@@ -71,9 +71,9 @@ test('a pod the topology Job removed that the cluster lists again: preStop still
   const client = removedPods.connect(3);
   await client.call('CLUSTER', 'RESET', 'HARD');
   for (const ordinal of [0, 1, 2]) await client.call('CLUSTER', 'MEET', removedPods.hostOf(ordinal), String(removedPods.port));
-  const self = { id: String(await client.call('CLUSTER', 'MYID')) };
+  const newId = String(await client.call('CLUSTER', 'MYID'));
   client.disconnect();
-  for (let waited = 0; !(await readClusterNodes(removedPods, 0)).some((entry) => entry.id === self.id); waited += 100) {
+  for (let waited = 0; !(await readClusterNodes(removedPods, 0)).some((entry) => entry.id === newId); waited += 100) {
     assert.ok(waited < 10_000, 'pod 0 never listed pod 3 again');
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
